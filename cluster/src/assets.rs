@@ -1,0 +1,655 @@
+//! The cluster's binaries: built from the Go module proxy, verified, cached by version.
+//!
+//! Each binary comes from a wrapper Go module committed in `cluster/go/` and embedded in this
+//! crate, so a built `kube-e2e-cluster` can rebuild its assets anywhere. Binaries land in
+//! `<cache>/<kubernetes version>/bin`; a manifest next to them records each binary's source
+//! version, size and SHA-256, so a stale or damaged binary is rebuilt rather than used.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The Kubernetes release the local cluster runs.
+pub const KUBERNETES_VERSION: &str = "v1.34.4";
+/// The etcd release the local cluster runs.
+pub const ETCD_VERSION: &str = "v3.6.16";
+/// The kwok release that simulates nodes.
+pub const KWOK_VERSION: &str = "v0.8.0";
+
+/// A Go module that builds some of the assets.
+#[derive(Debug)]
+pub struct GoModule {
+    /// Directory name under the cache's `src/`.
+    pub name: &'static str,
+    /// The module that provides the main packages.
+    pub module: &'static str,
+    /// Its version.
+    pub version: &'static str,
+    /// The wrapper module's files: name and contents.
+    files: &'static [(&'static str, &'static str)],
+}
+
+const KUBERNETES: GoModule = GoModule {
+    name: "kubernetes",
+    module: "k8s.io/kubernetes",
+    version: KUBERNETES_VERSION,
+    files: &[
+        ("go.mod", include_str!("../go/kubernetes/go.mod")),
+        ("go.sum", include_str!("../go/kubernetes/go.sum")),
+        ("tools.go", include_str!("../go/kubernetes/tools.go")),
+    ],
+};
+
+const ETCD: GoModule = GoModule {
+    name: "etcd",
+    module: "go.etcd.io/etcd/server/v3",
+    version: ETCD_VERSION,
+    files: &[
+        ("go.mod", include_str!("../go/etcd/go.mod")),
+        ("go.sum", include_str!("../go/etcd/go.sum")),
+        ("tools.go", include_str!("../go/etcd/tools.go")),
+    ],
+};
+
+const KWOK: GoModule = GoModule {
+    name: "kwok",
+    module: "sigs.k8s.io/kwok",
+    version: KWOK_VERSION,
+    files: &[
+        ("go.mod", include_str!("../go/kwok/go.mod")),
+        ("go.sum", include_str!("../go/kwok/go.sum")),
+        ("tools.go", include_str!("../go/kwok/tools.go")),
+    ],
+};
+
+/// kwok's stock stages, copied out of its module at build time: nodes become Ready and keep a
+/// lease, pods become Running and are finalized on deletion.
+const KWOK_STAGES: &[&str] = &[
+    "kustomize/stage/node/fast/node-initialize.yaml",
+    "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "kustomize/stage/pod/fast/pod-ready.yaml",
+    "kustomize/stage/pod/fast/pod-complete.yaml",
+    "kustomize/stage/pod/fast/pod-delete.yaml",
+];
+
+/// One binary of the local cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Asset {
+    /// etcd.
+    Etcd,
+    /// kube-apiserver.
+    KubeApiserver,
+    /// kube-controller-manager.
+    KubeControllerManager,
+    /// kube-scheduler.
+    KubeScheduler,
+    /// kubectl.
+    Kubectl,
+    /// kubelet (real node).
+    Kubelet,
+    /// kube-proxy (real node).
+    KubeProxy,
+    /// kwok, which simulates nodes.
+    Kwok,
+}
+
+impl Asset {
+    /// Every asset.
+    pub const ALL: [Asset; 8] = [
+        Asset::Etcd,
+        Asset::KubeApiserver,
+        Asset::KubeControllerManager,
+        Asset::KubeScheduler,
+        Asset::Kubectl,
+        Asset::Kubelet,
+        Asset::KubeProxy,
+        Asset::Kwok,
+    ];
+
+    /// What a control plane with simulated nodes needs.
+    pub const SIMULATED: [Asset; 6] = [
+        Asset::Etcd,
+        Asset::KubeApiserver,
+        Asset::KubeControllerManager,
+        Asset::KubeScheduler,
+        Asset::Kubectl,
+        Asset::Kwok,
+    ];
+
+    /// The binary's file name.
+    pub fn binary_name(self) -> &'static str {
+        match self {
+            Asset::Etcd => "etcd",
+            Asset::KubeApiserver => "kube-apiserver",
+            Asset::KubeControllerManager => "kube-controller-manager",
+            Asset::KubeScheduler => "kube-scheduler",
+            Asset::Kubectl => "kubectl",
+            Asset::Kubelet => "kubelet",
+            Asset::KubeProxy => "kube-proxy",
+            Asset::Kwok => "kwok",
+        }
+    }
+
+    /// The Go module that builds it.
+    pub fn module(self) -> &'static GoModule {
+        match self {
+            Asset::Etcd => &ETCD,
+            Asset::Kwok => &KWOK,
+            _ => &KUBERNETES,
+        }
+    }
+
+    /// The main package.
+    pub fn package(self) -> &'static str {
+        match self {
+            Asset::Etcd => "go.etcd.io/etcd/server/v3",
+            Asset::Kwok => "sigs.k8s.io/kwok/cmd/kwok",
+            Asset::KubeApiserver => "k8s.io/kubernetes/cmd/kube-apiserver",
+            Asset::KubeControllerManager => "k8s.io/kubernetes/cmd/kube-controller-manager",
+            Asset::KubeScheduler => "k8s.io/kubernetes/cmd/kube-scheduler",
+            Asset::Kubectl => "k8s.io/kubernetes/cmd/kubectl",
+            Asset::Kubelet => "k8s.io/kubernetes/cmd/kubelet",
+            Asset::KubeProxy => "k8s.io/kubernetes/cmd/kube-proxy",
+        }
+    }
+
+    /// The arguments that print the version, and the text the output must contain.
+    fn version_probe(self) -> (&'static [&'static str], String) {
+        let plain = |v: &str| v.trim_start_matches('v').to_string();
+        match self {
+            Asset::Etcd => (
+                &["--version"],
+                format!("etcd Version: {}", plain(ETCD_VERSION)),
+            ),
+            Asset::Kwok => (&["--version"], plain(KWOK_VERSION)),
+            Asset::Kubectl => (
+                &["version", "--client"],
+                format!("Client Version: {KUBERNETES_VERSION}"),
+            ),
+            _ => (&["--version"], format!("Kubernetes {KUBERNETES_VERSION}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Asset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.binary_name())
+    }
+}
+
+/// What the manifest records about one built binary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AssetRecord {
+    /// The module version it was built from.
+    pub version: String,
+    /// File size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// How long the build took (shared by binaries built together).
+    pub build_seconds: f64,
+}
+
+/// The cache of built binaries for one Kubernetes version.
+#[derive(Debug, Clone)]
+pub struct AssetCache {
+    root: PathBuf,
+}
+
+/// Progress messages of a build, for the caller to print.
+pub type Progress<'a> = &'a mut dyn FnMut(&str);
+
+impl AssetCache {
+    /// The cache under `base` (normally [`default_cache_base`]).
+    pub fn new(base: impl AsRef<Path>) -> Self {
+        Self {
+            root: base.as_ref().join(KUBERNETES_VERSION),
+        }
+    }
+
+    /// The cache at the default location.
+    pub fn at_default_location() -> Self {
+        Self::new(default_cache_base())
+    }
+
+    /// The directory of the binaries.
+    pub fn bin_dir(&self) -> PathBuf {
+        self.root.join("bin")
+    }
+
+    /// The path of `asset`'s binary.
+    pub fn path(&self, asset: Asset) -> PathBuf {
+        self.bin_dir().join(asset.binary_name())
+    }
+
+    /// kwok's stage configuration, written when kwok is built.
+    pub fn kwok_stages(&self) -> PathBuf {
+        self.root.join("kwok-stages.yaml")
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.bin_dir().join("manifest.json")
+    }
+
+    fn read_manifest(&self) -> BTreeMap<String, AssetRecord> {
+        fs::read(self.manifest_path())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    fn write_manifest(&self, manifest: &BTreeMap<String, AssetRecord>) -> Result<()> {
+        let path = self.manifest_path();
+        let text = serde_json::to_string_pretty(manifest).expect("a manifest always serializes");
+        fs::write(&path, text).map_err(Error::io(&path))
+    }
+
+    /// Whether `asset` is built for the current version and its file matches the manifest's
+    /// size (a cheap check; [`AssetCache::verify`] hashes the file).
+    pub fn is_cached(&self, asset: Asset) -> bool {
+        let manifest = self.read_manifest();
+        let Some(record) = manifest.get(asset.binary_name()) else {
+            return false;
+        };
+        let extra_ok = asset != Asset::Kwok || self.kwok_stages().is_file();
+        record.version == asset.module().version
+            && fs::metadata(self.path(asset)).is_ok_and(|m| m.len() == record.size)
+            && extra_ok
+    }
+
+    /// The assets of `wanted` that are not cached.
+    pub fn missing(&self, wanted: &[Asset]) -> Vec<Asset> {
+        wanted
+            .iter()
+            .copied()
+            .filter(|a| !self.is_cached(*a))
+            .collect()
+    }
+
+    /// Build every asset of `wanted` that is missing; report progress and durations.
+    ///
+    /// Holds a lock in the cache while building, so concurrent callers build each binary once.
+    ///
+    /// # Errors
+    /// Fails if Go is missing, a build fails, or a built binary does not report its version.
+    pub fn ensure(&self, wanted: &[Asset], progress: Progress<'_>) -> Result<()> {
+        if self.missing(wanted).is_empty() {
+            return Ok(());
+        }
+        fs::create_dir_all(self.bin_dir()).map_err(Error::io(self.bin_dir()))?;
+        let lock_path = self.root.join("build.lock");
+        let lock = fs::File::create(&lock_path).map_err(Error::io(&lock_path))?;
+        lock.lock().map_err(Error::io(&lock_path))?;
+        // Another process may have built them while we waited for the lock.
+        let missing = self.missing(wanted);
+        let mut groups: BTreeMap<&'static str, Vec<Asset>> = BTreeMap::new();
+        for asset in missing {
+            groups.entry(asset.module().name).or_default().push(asset);
+        }
+        for assets in groups.values() {
+            self.build_group(assets, progress)?;
+        }
+        Ok(())
+    }
+
+    fn build_group(&self, assets: &[Asset], progress: Progress<'_>) -> Result<()> {
+        let module = assets[0].module();
+        let go = find_go()?;
+        let src = self.root.join("src").join(module.name);
+        fs::create_dir_all(&src).map_err(Error::io(&src))?;
+        for (name, contents) in module.files {
+            let path = src.join(name);
+            fs::write(&path, contents).map_err(Error::io(&path))?;
+        }
+        let names: Vec<&str> = assets.iter().map(|a| a.binary_name()).collect();
+        progress(&format!(
+            "building {} from {}@{} (a cold build downloads modules and takes minutes)",
+            names.join(", "),
+            module.module,
+            module.version
+        ));
+        let started = Instant::now();
+        let out_dir = self.root.join("build-out");
+        let _ = fs::remove_dir_all(&out_dir);
+        fs::create_dir_all(&out_dir).map_err(Error::io(&out_dir))?;
+        let log_path = self.root.join(format!("build-{}.log", module.name));
+        let log = fs::File::create(&log_path).map_err(Error::io(&log_path))?;
+        let mut command = Command::new(&go);
+        command
+            .current_dir(&src)
+            .env("GOTOOLCHAIN", "local")
+            .env("GOFLAGS", "-mod=mod")
+            .env("CGO_ENABLED", "0")
+            .arg("build")
+            .arg("-trimpath")
+            .arg("-ldflags")
+            .arg(ldflags(module))
+            .arg("-o")
+            .arg(output_arg(&out_dir, assets))
+            .args(assets.iter().map(|a| a.package()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(Error::io(&log_path))?)
+            .stderr(log);
+        let status = command.status().map_err(Error::io(&go))?;
+        if !status.success() {
+            return Err(Error::Build {
+                binaries: names.join(", "),
+                module: format!("{}@{}", module.module, module.version),
+                status: status.to_string(),
+                tail: tail_of_file(&log_path, 30),
+            });
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let mut manifest = self.read_manifest();
+        for asset in assets {
+            let built = out_dir.join(asset.binary_name());
+            verify_version(*asset, &built)?;
+            let target = self.path(*asset);
+            fs::rename(&built, &target).map_err(Error::io(&target))?;
+            let (size, sha256) = hash_file(&target)?;
+            manifest.insert(
+                asset.binary_name().to_string(),
+                AssetRecord {
+                    version: module.version.to_string(),
+                    size,
+                    sha256,
+                    build_seconds: seconds,
+                },
+            );
+            if *asset == Asset::Kwok {
+                self.write_kwok_stages(&go)?;
+            }
+        }
+        self.write_manifest(&manifest)?;
+        let _ = fs::remove_dir_all(&out_dir);
+        progress(&format!(
+            "built {} in {}",
+            names.join(", "),
+            format_duration(Duration::from_secs_f64(seconds))
+        ));
+        Ok(())
+    }
+
+    fn write_kwok_stages(&self, go: &Path) -> Result<()> {
+        let output = Command::new(go)
+            .env("GOTOOLCHAIN", "local")
+            .args(["mod", "download", "-json"])
+            .arg(format!("{}@{}", KWOK.module, KWOK.version))
+            .output()
+            .map_err(Error::io(go))?;
+        let info: serde_json::Value =
+            serde_json::from_slice(&output.stdout).map_err(|e| Error::State {
+                path: PathBuf::from("go mod download -json"),
+                message: e.to_string(),
+            })?;
+        let dir = PathBuf::from(info["Dir"].as_str().unwrap_or_default());
+        let mut all = String::new();
+        for stage in KWOK_STAGES {
+            let path = dir.join(stage);
+            let text = fs::read_to_string(&path).map_err(Error::io(&path))?;
+            all.push_str("---\n");
+            all.push_str(&text);
+            all.push('\n');
+        }
+        let target = self.kwok_stages();
+        fs::write(&target, all).map_err(Error::io(&target))
+    }
+
+    /// Re-hash every cached asset of `wanted` and compare with the manifest; returns one line
+    /// per asset.
+    ///
+    /// # Errors
+    /// Fails if an asset is missing, damaged, or reports the wrong version.
+    pub fn verify(&self, wanted: &[Asset]) -> Result<Vec<String>> {
+        let manifest = self.read_manifest();
+        let mut lines = Vec::new();
+        for asset in wanted {
+            let path = self.path(*asset);
+            let record = manifest
+                .get(asset.binary_name())
+                .ok_or_else(|| Error::State {
+                    path: self.manifest_path(),
+                    message: format!("{asset} is not built; run `kube-e2e-cluster assets`"),
+                })?;
+            let (size, sha256) = hash_file(&path)?;
+            if size != record.size || sha256 != record.sha256 {
+                return Err(Error::State {
+                    path,
+                    message: format!(
+                        "checksum mismatch: manifest says {} ({} bytes), file is {sha256} ({size} bytes)",
+                        record.sha256, record.size
+                    ),
+                });
+            }
+            verify_version(*asset, &path)?;
+            lines.push(format!(
+                "{asset:<24} {:<9} sha256:{} ok",
+                record.version,
+                &sha256[..16]
+            ));
+        }
+        Ok(lines)
+    }
+
+    /// The manifest's record of `asset`, if built.
+    pub fn record(&self, asset: Asset) -> Option<AssetRecord> {
+        self.read_manifest().remove(asset.binary_name())
+    }
+}
+
+/// `$KUBE_E2E_CACHE_DIR`, else `$XDG_CACHE_HOME/kube-e2e`, else `~/.cache/kube-e2e`.
+pub fn default_cache_base() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KUBE_E2E_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("kube-e2e");
+    }
+    home_dir().join(".cache").join("kube-e2e")
+}
+
+pub(crate) fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+fn ldflags(module: &GoModule) -> String {
+    if module.name != KUBERNETES.name {
+        return "-s -w".to_string();
+    }
+    let v = KUBERNETES_VERSION;
+    let minor = v.split('.').nth(1).unwrap_or("0");
+    let mut flags = vec!["-s".to_string(), "-w".to_string()];
+    for pkg in [
+        "k8s.io/component-base/version",
+        "k8s.io/client-go/pkg/version",
+    ] {
+        flags.push(format!("-X {pkg}.gitVersion={v}"));
+        flags.push(format!("-X {pkg}.gitMajor=1"));
+        flags.push(format!("-X {pkg}.gitMinor={minor}"));
+        flags.push(format!("-X {pkg}.gitTreeState=clean"));
+    }
+    flags.join(" ")
+}
+
+/// With several packages `-o dir/` names each binary after its package; a single package
+/// is named explicitly, because a module root such as `etcd/server/v3` would become `server`.
+fn output_arg(out_dir: &Path, assets: &[Asset]) -> String {
+    match assets {
+        [single] => out_dir.join(single.binary_name()).display().to_string(),
+        _ => format!("{}/", out_dir.display()),
+    }
+}
+
+fn find_go() -> Result<PathBuf> {
+    let candidates = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([
+            PathBuf::from("/usr/local/go/bin"),
+            PathBuf::from("/usr/lib/go/bin"),
+        ]);
+    for dir in candidates {
+        let go = dir.join("go");
+        if go.is_file() {
+            return Ok(go);
+        }
+    }
+    Err(Error::MissingTool {
+        tool: "go".into(),
+        hint: "install Go 1.24 or newer (the binaries are built from the Go module proxy)".into(),
+    })
+}
+
+fn verify_version(asset: Asset, binary: &Path) -> Result<()> {
+    let (args, expected) = asset.version_probe();
+    let output = Command::new(binary)
+        .args(args)
+        .output()
+        .map_err(Error::io(binary))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if text.contains(&expected) {
+        Ok(())
+    } else {
+        Err(Error::Verify {
+            binary: binary.to_path_buf(),
+            expected,
+            actual: text.trim().lines().next().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let mut file = fs::File::open(path).map_err(Error::io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(Error::io(path))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok((size, hex))
+}
+
+/// The last `lines` lines of a text file (empty if unreadable).
+pub fn tail_of_file(path: &Path, lines: usize) -> String {
+    let text = fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// `1m 23.4s` or `4.2s`.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs >= 60.0 {
+        format!("{}m {:.1}s", (secs / 60.0).floor(), secs % 60.0)
+    } else {
+        format!("{secs:.1}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapper_modules_require_the_versions_the_code_expects() {
+        for module in [&KUBERNETES, &ETCD, &KWOK] {
+            let go_mod = module.files.iter().find(|(n, _)| *n == "go.mod").unwrap().1;
+            let line = format!("{} {}", module.module, module.version);
+            assert!(
+                go_mod.contains(&line),
+                "go.mod of {} lacks `{line}`",
+                module.name
+            );
+            let go_sum = module.files.iter().find(|(n, _)| *n == "go.sum").unwrap().1;
+            assert!(
+                go_sum.contains(&line),
+                "go.sum of {} lacks `{line}`: commit the go.sum a build writes",
+                module.name
+            );
+        }
+    }
+
+    #[test]
+    fn kubernetes_staging_modules_are_pinned_to_the_matching_release() {
+        let go_mod = KUBERNETES.files[0].1;
+        let staging = format!("v0.{}", KUBERNETES_VERSION.trim_start_matches("v1."));
+        let replaces: Vec<&str> = go_mod.lines().filter(|l| l.contains("=>")).collect();
+        assert!(
+            replaces.len() >= 31,
+            "expected every staging module replaced"
+        );
+        for line in replaces {
+            assert!(
+                line.trim_end().ends_with(&staging),
+                "{line} is not at {staging}"
+            );
+        }
+    }
+
+    #[test]
+    fn ldflags_stamp_the_real_version() {
+        let flags = ldflags(&KUBERNETES);
+        assert!(flags.contains(&format!(
+            "k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION}"
+        )));
+        assert!(flags.contains("version.gitMinor=34"));
+        assert_eq!(ldflags(&ETCD), "-s -w");
+    }
+
+    #[test]
+    fn an_empty_cache_misses_everything_and_a_damaged_binary_counts_as_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = AssetCache::new(dir.path());
+        assert_eq!(cache.missing(&Asset::ALL), Asset::ALL.to_vec());
+        fs::create_dir_all(cache.bin_dir()).unwrap();
+        fs::write(cache.path(Asset::Kubectl), b"12345").unwrap();
+        let mut manifest = BTreeMap::new();
+        manifest.insert(
+            "kubectl".to_string(),
+            AssetRecord {
+                version: KUBERNETES_VERSION.into(),
+                size: 5,
+                sha256: "x".into(),
+                build_seconds: 1.0,
+            },
+        );
+        cache.write_manifest(&manifest).unwrap();
+        assert!(cache.is_cached(Asset::Kubectl));
+        fs::write(cache.path(Asset::Kubectl), b"123").unwrap();
+        assert!(
+            !cache.is_cached(Asset::Kubectl),
+            "a truncated binary must be rebuilt"
+        );
+        let error = cache.verify(&[Asset::Kubectl]).unwrap_err().to_string();
+        assert!(error.contains("checksum mismatch"), "{error}");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(Duration::from_millis(4200)), "4.2s");
+        assert_eq!(format_duration(Duration::from_secs(83)), "1m 23.0s");
+    }
+}

@@ -1,0 +1,154 @@
+//! Errors of the local cluster.
+
+use std::path::{Path, PathBuf};
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while building assets or running the local cluster.
+///
+/// Messages read after "failed to" and name the file, component or command involved.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    #[error("access {path}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate or key could not be generated.
+    #[error("{what}")]
+    Pki {
+        /// What was being generated.
+        what: String,
+        /// The cause.
+        #[source]
+        source: rcgen::Error,
+    },
+    /// A tool the build needs is missing.
+    #[error("find `{tool}` on PATH: {hint}")]
+    MissingTool {
+        /// The tool.
+        tool: String,
+        /// How to install it.
+        hint: String,
+    },
+    /// A Go build failed.
+    #[error("build {binaries} from {module} (exit status {status}); last output:\n{tail}")]
+    Build {
+        /// The binaries being built.
+        binaries: String,
+        /// The Go module.
+        module: String,
+        /// The exit status.
+        status: String,
+        /// The last lines of the build output.
+        tail: String,
+    },
+    /// A built binary did not report the expected version.
+    #[error("verify {binary}: expected `{expected}` in its version output, got `{actual}`")]
+    Verify {
+        /// The binary.
+        binary: PathBuf,
+        /// The expected version.
+        expected: String,
+        /// What it printed.
+        actual: String,
+    },
+    /// A component could not be started.
+    #[error("start {component} ({binary})")]
+    Spawn {
+        /// The component.
+        component: String,
+        /// Its binary.
+        binary: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A component exited while the cluster was starting or running.
+    #[error("run {component}: it exited ({status}); last lines of {log}:\n{tail}")]
+    ComponentExited {
+        /// The component.
+        component: String,
+        /// How it exited, as far as known.
+        status: String,
+        /// Its log file.
+        log: PathBuf,
+        /// The log's last lines.
+        tail: String,
+    },
+    /// The cluster did not become ready in time.
+    #[error("wait for {what}: not ready after {seconds}s ({last})")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        seconds: u64,
+        /// The last observation.
+        last: String,
+    },
+    /// No free TCP port could be reserved.
+    #[error("reserve a free port on 127.0.0.1")]
+    Port(#[source] std::io::Error),
+    /// The state file of a cluster is unreadable.
+    #[error("read the cluster state {path}: {message}")]
+    State {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The Kubernetes client failed.
+    #[error("{what}")]
+    Kube {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The kubeconfig could not be loaded.
+    #[error("load the kubeconfig {path}")]
+    Kubeconfig {
+        /// The kubeconfig.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A setting is not supported yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A signal could not be sent to a process.
+    #[error("signal process {pid} ({component})")]
+    Signal {
+        /// The process.
+        pid: i32,
+        /// The component it runs.
+        component: String,
+        /// The cause.
+        #[source]
+        source: nix::Error,
+    },
+}
+
+impl Error {
+    /// An adapter for `map_err` that wraps an I/O error with its path.
+    pub fn io(path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.as_ref().to_path_buf();
+        move |source| Error::Io { path, source }
+    }
+
+    /// An adapter for `map_err` that wraps a client error with what was being done.
+    pub fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Kube {
+            what,
+            source: Box::new(source),
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! `kube-e2e-cluster`: start, inspect and stop the local cluster; build its binaries.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use kube_e2e_cluster::assets::{Asset, AssetCache, KUBERNETES_VERSION, format_duration};
+use kube_e2e_cluster::process::ProcessState;
+use kube_e2e_cluster::{ClusterOptions, LocalCluster, NodeMode, UpOutcome, default_state_dir};
+
+/// A real single-node Kubernetes cluster on this machine, built from package registries.
+#[derive(Debug, Parser)]
+#[command(name = "kube-e2e-cluster", version)]
+struct Cli {
+    /// The cluster's state directory (PKI, kubeconfigs, logs, etcd data).
+    #[arg(long, global = true, env = "KUBE_E2E_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Where built binaries are cached (a directory per Kubernetes version inside).
+    #[arg(long, global = true, env = "KUBE_E2E_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Nodes {
+    /// Nodes simulated by kwok.
+    Simulated,
+    /// A real kubelet with containerd.
+    Real,
+}
+
+#[derive(Debug, clap::Args)]
+struct UpArgs {
+    /// The kind of nodes.
+    #[arg(long, value_enum, default_value = "simulated")]
+    nodes: Nodes,
+    /// How many simulated nodes.
+    #[arg(long, default_value_t = 2)]
+    simulated_nodes: u32,
+    /// Seconds to wait for the cluster to become ready.
+    #[arg(long, default_value_t = 180)]
+    timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the cluster, or report on it when it already runs (restarting exited components).
+    Up(UpArgs),
+    /// Stop the cluster and remove its state directory; does nothing when none runs.
+    Down,
+    /// Show each component's state; exits 1 when one has exited, 3 when no cluster exists.
+    Status,
+    /// Print the administrator kubeconfig's path (as the last line).
+    Kubeconfig,
+    /// Build missing binaries; with --verify, re-hash and check the cached ones.
+    Assets {
+        /// Check checksums and versions of the cached binaries.
+        #[arg(long)]
+        verify: bool,
+        /// Include the real-node binaries (kubelet, kube-proxy).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Start a cluster, run a command with KUBECONFIG pointing at it, then stop the cluster
+    /// (only if this command started it). Exits with the command's status.
+    Run {
+        #[command(flatten)]
+        up: UpArgs,
+        /// The command and its arguments.
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn options(cli: &Cli, up: &UpArgs) -> ClusterOptions {
+    let mut options = ClusterOptions::new();
+    options.state_dir = state_dir(cli);
+    options.cache = cache(cli);
+    options.nodes = match up.nodes {
+        Nodes::Simulated => NodeMode::Simulated,
+        Nodes::Real => NodeMode::Real,
+    };
+    options.simulated_nodes = up.simulated_nodes;
+    options.ready_timeout = Duration::from_secs(up.timeout);
+    options
+}
+
+fn state_dir(cli: &Cli) -> PathBuf {
+    cli.state_dir.clone().unwrap_or_else(default_state_dir)
+}
+
+fn cache(cli: &Cli) -> AssetCache {
+    match &cli.cache_dir {
+        Some(dir) => AssetCache::new(dir),
+        None => AssetCache::at_default_location(),
+    }
+}
+
+fn progress(line: &str) {
+    eprintln!("kube-e2e-cluster: {line}");
+}
+
+async fn up(options: &ClusterOptions) -> anyhow::Result<(LocalCluster, bool)> {
+    let started = Instant::now();
+    let (cluster, outcome) = LocalCluster::up(options, &mut |l| progress(l))
+        .await
+        .with_context(|| {
+            format!(
+                "failed to start the cluster in {}",
+                options.state_dir.display()
+            )
+        })?;
+    let fresh = matches!(outcome, UpOutcome::Started { .. });
+    match outcome {
+        UpOutcome::Started {
+            api_ready,
+            nodes_ready,
+        } => progress(&format!(
+            "cluster up in {} (API ready {}, nodes Ready {})",
+            format_duration(started.elapsed()),
+            format_duration(api_ready),
+            format_duration(nodes_ready)
+        )),
+        UpOutcome::AlreadyRunning => progress("cluster already running; nothing to do"),
+        UpOutcome::Restarted(names) => progress(&format!("restarted {}", names.join(", "))),
+    }
+    Ok((cluster, fresh))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Up(args) => {
+            let options = options(&cli, args);
+            let (cluster, _) = up(&options).await?;
+            print_status(&cluster);
+            println!("{}", cluster.kubeconfig_path().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Down => {
+            let dir = state_dir(&cli);
+            let started = Instant::now();
+            let stopped = LocalCluster::down(&dir)
+                .with_context(|| format!("failed to stop the cluster in {}", dir.display()))?;
+            if stopped.is_empty() {
+                progress(&format!("no cluster running in {}", dir.display()));
+            } else {
+                progress(&format!(
+                    "stopped {} and removed {} in {}",
+                    stopped.join(", "),
+                    dir.display(),
+                    format_duration(started.elapsed())
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status => {
+            let dir = state_dir(&cli);
+            let Some(cluster) = LocalCluster::load(&dir)? else {
+                println!("no cluster in {}", dir.display());
+                return Ok(ExitCode::from(3));
+            };
+            Ok(if print_status(&cluster) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Kubeconfig => {
+            let dir = state_dir(&cli);
+            let Some(cluster) = LocalCluster::load(&dir)? else {
+                anyhow::bail!(
+                    "no cluster in {}; start one with `kube-e2e-cluster up`",
+                    dir.display()
+                );
+            };
+            println!("{}", cluster.kubeconfig_path().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Assets { verify, all } => {
+            let cache = cache(&cli);
+            let wanted: &[Asset] = if *all { &Asset::ALL } else { &Asset::SIMULATED };
+            cache.ensure(wanted, &mut |l| progress(l))?;
+            if *verify {
+                for line in cache.verify(wanted)? {
+                    println!("{line}");
+                }
+            } else {
+                for asset in wanted {
+                    let record = cache.record(*asset);
+                    let built = record
+                        .map(|r| {
+                            format!(
+                                "{} (built in {})",
+                                r.version,
+                                format_duration(Duration::from_secs_f64(r.build_seconds))
+                            )
+                        })
+                        .unwrap_or_default();
+                    println!("{:<24} {built}", asset.binary_name());
+                }
+            }
+            println!("{}", cache.bin_dir().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { up: args, command } => {
+            let options = options(&cli, args);
+            let (cluster, fresh) = up(&options).await?;
+            let status = run_child(&cluster, command).await;
+            if fresh {
+                let started = Instant::now();
+                LocalCluster::down(cluster.state_dir())?;
+                progress(&format!(
+                    "cluster down in {}",
+                    format_duration(started.elapsed())
+                ));
+            }
+            let code = status?;
+            Ok(ExitCode::from(code))
+        }
+    }
+}
+
+/// Run `command` with KUBECONFIG set; interrupts go to the child, and this process stays
+/// alive to stop the cluster afterwards.
+async fn run_child(cluster: &LocalCluster, command: &[String]) -> anyhow::Result<u8> {
+    let mut child = tokio::process::Command::new(&command[0])
+        .args(&command[1..])
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .env("KUBE_E2E_STATE_DIR", cluster.state_dir())
+        .spawn()
+        .with_context(|| format!("failed to run `{}`", command.join(" ")))?;
+    let mut interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut terminations =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            status = child.wait() => {
+                let status = status?;
+                return Ok(status.code().map(|c| c.clamp(0, 255) as u8).unwrap_or(1));
+            }
+            _ = interrupts.recv() => progress("interrupted; waiting for the command to finish, then stopping the cluster"),
+            _ = terminations.recv() => {
+                progress("terminated; stopping the command and the cluster");
+                let _ = child.start_kill();
+            }
+        }
+    }
+}
+
+/// Print a line per component; returns whether all run.
+fn print_status(cluster: &LocalCluster) -> bool {
+    println!(
+        "cluster {} (Kubernetes {KUBERNETES_VERSION}) at {}",
+        cluster.state_dir().display(),
+        cluster.server_url()
+    );
+    let mut healthy = true;
+    for component in cluster.status() {
+        match component.state {
+            ProcessState::Running(pid) => println!("  {:<24} running (pid {pid})", component.name),
+            ProcessState::Exited => {
+                healthy = false;
+                println!(
+                    "  {:<24} EXITED; log {}",
+                    component.name,
+                    component.log.display()
+                );
+                for line in component.log_tail.unwrap_or_default().lines() {
+                    println!("    | {line}");
+                }
+            }
+        }
+    }
+    healthy
+}

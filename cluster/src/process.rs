@@ -1,0 +1,285 @@
+//! Component processes: started detached with a log file, found again by PID, stopped.
+//!
+//! Components outlive the command that started them (so `up` can return), each in its own
+//! process group. A PID alone is not trusted: before signalling, the process's executable is
+//! compared with the component's binary, so a recycled PID is never killed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::assets::tail_of_file;
+use crate::error::{Error, Result};
+
+/// How a component is started; saved so that `up` can restart it the same way.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ComponentSpec {
+    /// The component's name, e.g. `kube-apiserver`.
+    pub name: String,
+    /// The binary.
+    pub binary: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// Log file (stdout and stderr).
+    pub log: PathBuf,
+}
+
+/// A started component.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ComponentRecord {
+    /// How it was started.
+    pub spec: ComponentSpec,
+    /// Its process ID.
+    pub pid: i32,
+}
+
+/// What is known about a component's process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessState {
+    /// Running with this PID.
+    Running(i32),
+    /// Gone (or a zombie, or the PID now belongs to another program).
+    Exited,
+}
+
+impl ComponentSpec {
+    /// Start the component detached, appending to its log file.
+    ///
+    /// A thread waits for the child, so that an exit is written to the log and no zombie
+    /// stays behind while this process lives.
+    ///
+    /// # Errors
+    /// Fails if the log cannot be opened or the binary cannot be executed.
+    pub fn spawn(&self) -> Result<ComponentRecord> {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        if let Some(dir) = self.log.parent() {
+            fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        }
+        let mut log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(Error::io(&self.log))?;
+        let _ = writeln!(log, "==> {} {}", self.binary.display(), self.args.join(" "));
+        let mut command = Command::new(&self.binary);
+        command
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(Error::io(&self.log))?)
+            .stderr(log)
+            .process_group(0);
+        let mut child = command.spawn().map_err(|source| Error::Spawn {
+            component: self.name.clone(),
+            binary: self.binary.clone(),
+            source,
+        })?;
+        let pid = child.id() as i32;
+        let log_path = self.log.clone();
+        std::thread::Builder::new()
+            .name(format!("reap-{}", self.name))
+            .spawn(move || {
+                if let Ok(status) = child.wait()
+                    && let Ok(mut log) = fs::OpenOptions::new().append(true).open(&log_path)
+                {
+                    let _ = writeln!(log, "==> exited: {status}");
+                }
+            })
+            .map_err(Error::io(&self.log))?;
+        Ok(ComponentRecord {
+            spec: self.clone(),
+            pid,
+        })
+    }
+}
+
+impl ComponentRecord {
+    /// Whether the process still runs the component's binary.
+    pub fn state(&self) -> ProcessState {
+        if process_runs(self.pid, &self.spec.binary) {
+            ProcessState::Running(self.pid)
+        } else {
+            ProcessState::Exited
+        }
+    }
+
+    /// The error describing this component's exit, with the last lines of its log.
+    pub fn exited_error(&self) -> Error {
+        let tail = tail_of_file(&self.spec.log, 20);
+        let status = tail
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("==> exited: "))
+            .unwrap_or("status unknown")
+            .to_string();
+        Error::ComponentExited {
+            component: self.spec.name.clone(),
+            status,
+            log: self.spec.log.clone(),
+            tail,
+        }
+    }
+
+    /// Stop the component: SIGTERM to its process group, SIGKILL after `grace`.
+    ///
+    /// # Errors
+    /// Fails only if a signal cannot be delivered for a reason other than the process being gone.
+    pub fn stop(&self, grace: Duration) -> Result<()> {
+        if self.state() == ProcessState::Exited {
+            return Ok(());
+        }
+        self.signal(Signal::SIGTERM)?;
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if self.state() == ProcessState::Exited {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.signal(Signal::SIGKILL)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && self.state() != ProcessState::Exited {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Send `signal` to the component's process group (and the process itself).
+    ///
+    /// # Errors
+    /// Fails if the signal cannot be delivered for a reason other than the process being gone.
+    pub fn signal(&self, signal: Signal) -> Result<()> {
+        let pid = Pid::from_raw(self.pid);
+        let map = |source| Error::Signal {
+            pid: self.pid,
+            component: self.spec.name.clone(),
+            source,
+        };
+        match killpg(pid, signal) {
+            Ok(()) | Err(nix::Error::ESRCH) => {}
+            Err(e) => return Err(map(e)),
+        }
+        match kill(pid, signal) {
+            Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
+            Err(e) => Err(map(e)),
+        }
+    }
+}
+
+/// Whether `pid` is a live (not zombie) process executing `binary`.
+pub fn process_runs(pid: i32, binary: &Path) -> bool {
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    let Ok(stat) = fs::read_to_string(proc_dir.join("stat")) else {
+        return false;
+    };
+    // The state follows the parenthesised command name, which may itself contain spaces.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, Some("Z") | Some("X") | None) {
+        return false;
+    }
+    match fs::read_link(proc_dir.join("exe")) {
+        Ok(exe) => {
+            let exe = exe.to_string_lossy();
+            let exe = exe.trim_end_matches(" (deleted)");
+            Path::new(exe) == binary || fs::canonicalize(binary).is_ok_and(|b| Path::new(exe) == b)
+        }
+        Err(_) => false,
+    }
+}
+
+/// PIDs of live processes whose command line mentions `needle` (used to find anything a
+/// cluster started from its state directory, even without a PID file).
+pub fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let zombie = fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !zombie && cmdline.contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sleeper(dir: &Path) -> ComponentSpec {
+        ComponentSpec {
+            name: "sleeper".into(),
+            binary: PathBuf::from("/bin/sleep"),
+            args: vec!["30".into()],
+            env: vec![],
+            log: dir.join("logs/sleeper.log"),
+        }
+    }
+
+    #[test]
+    fn a_spawned_component_runs_until_stopped_and_its_exit_is_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = sleeper(dir.path()).spawn().unwrap();
+        assert_eq!(record.state(), ProcessState::Running(record.pid));
+        record.stop(Duration::from_secs(5)).unwrap();
+        assert_eq!(record.state(), ProcessState::Exited);
+        // The reaper thread writes the exit line shortly after.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !tail_of_file(&record.spec.log, 5).contains("==> exited") {
+            assert!(Instant::now() < deadline, "no exit line in the log");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let error = record.exited_error().to_string();
+        assert!(error.contains("sleeper"), "{error}");
+        assert!(error.contains("signal"), "{error}");
+    }
+
+    #[test]
+    fn a_recycled_pid_running_another_program_is_not_ours() {
+        let me = std::process::id() as i32;
+        assert!(!process_runs(me, Path::new("/bin/sleep")));
+        assert!(!process_runs(i32::MAX, Path::new("/bin/sleep")));
+    }
+
+    #[test]
+    fn a_missing_binary_is_a_spawn_error_naming_the_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sleeper(dir.path());
+        spec.binary = dir.path().join("nope");
+        let error = spec.spawn().unwrap_err().to_string();
+        assert!(error.contains("start sleeper"), "{error}");
+    }
+}

@@ -1,0 +1,64 @@
+//! Shared by the cluster tests: the local cluster every API test talks to.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use kube_e2e_cluster::{ClusterOptions, LocalCluster, client_from_kubeconfig};
+
+/// The administrator kubeconfig of the shared local cluster, started (or reused) once per
+/// test binary. `kube-e2e-cluster run` points `KUBE_E2E_STATE_DIR` at the cluster it started.
+pub fn kubeconfig() -> PathBuf {
+    static KUBECONFIG: OnceLock<PathBuf> = OnceLock::new();
+    KUBECONFIG
+        .get_or_init(|| {
+            // Tests each have their own runtime; starting happens once, on a runtime of its own.
+            std::thread::spawn(|| {
+                let runtime = tokio::runtime::Runtime::new().unwrap();
+                runtime.block_on(async {
+                    let options = ClusterOptions::new();
+                    let (cluster, _) = LocalCluster::up(&options, &mut |l| eprintln!("{l}"))
+                        .await
+                        .unwrap_or_else(|e| panic!("the local cluster did not start: {e}"));
+                    cluster.kubeconfig_path()
+                })
+            })
+            .join()
+            .expect("starting the cluster panicked")
+        })
+        .clone()
+}
+
+/// A client for the shared cluster, on the calling test's runtime.
+pub async fn client() -> kube::Client {
+    client_from_kubeconfig(&kubeconfig()).await.unwrap()
+}
+
+/// A namespace name unique to this test run.
+pub fn unique(base: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{base}-{:x}-{nanos:x}", std::process::id())
+}
+
+/// Poll `probe` every 100 ms until it returns `Some`, failing after `seconds` with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, seconds: u64, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, String>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let last = match probe().await {
+            Ok(Some(value)) => return value,
+            Ok(None) => "condition not met".to_string(),
+            Err(e) => e,
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {seconds}s waiting for {what}; last: {last}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
