@@ -230,6 +230,11 @@ impl AssetCache {
         self.bin_dir().join(asset.binary_name())
     }
 
+    /// Where locally built container images are kept.
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
     /// kwok's stage configuration, written when kwok is built.
     pub fn kwok_stages(&self) -> PathBuf {
         self.root.join("kwok-stages.yaml")

@@ -1,6 +1,7 @@
 //! [`LocalCluster`]: start, find, inspect and stop the project's own cluster.
 
 use std::fs;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -9,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use crate::assets::{Asset, AssetCache, KUBERNETES_VERSION, format_duration};
 use crate::components::{self, Ports};
 use crate::error::{Error, Result};
-use crate::nodes;
+use crate::node::{self, NodeNetwork};
 use crate::pki::{self, PkiPaths};
 use crate::process::{ComponentRecord, ProcessState};
+use crate::{images, nodes};
 use crate::{kubeconfig, readiness};
 
 const STATE_FILE: &str = "cluster.json";
@@ -23,7 +25,7 @@ pub enum NodeMode {
     /// Nodes simulated by kwok: scheduling works, containers do not run.
     #[default]
     Simulated,
-    /// A real kubelet with containerd (not available yet).
+    /// A real kubelet with containerd, in a network namespace of its own (needs root).
     Real,
 }
 
@@ -102,6 +104,9 @@ pub struct ClusterState {
     pub simulated_nodes: u32,
     /// The components, in start order.
     pub components: Vec<ComponentRecord>,
+    /// The real node's network and cgroup, when it has one.
+    #[serde(default)]
+    pub network: Option<NodeNetwork>,
     /// When the cluster was created (seconds since the epoch).
     pub created_unix: u64,
 }
@@ -154,18 +159,24 @@ impl LocalCluster {
         options: &ClusterOptions,
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<(Self, UpOutcome)> {
-        if options.nodes == NodeMode::Real {
-            return Err(Error::Unsupported(
-                "run a real node: `--nodes real` is not implemented yet (stage 2); use simulated nodes".into(),
-            ));
-        }
         if let Some(cluster) = Self::load(&options.state_dir)? {
             let outcome = cluster.repair(options, progress).await?;
             return Ok((cluster, outcome));
         }
-        options
-            .cache
-            .ensure(&Asset::SIMULATED, &mut |m| progress(m))?;
+        let real = options.nodes == NodeMode::Real;
+        if real {
+            if !nix::unistd::Uid::effective().is_root() {
+                return Err(Error::Unsupported(
+                    "run a real node: it needs root (network namespace, cgroups, mounts)".into(),
+                ));
+            }
+            node::ensure_packages(&mut |m| progress(m))?;
+            options.cache.ensure(&Asset::ALL, &mut |m| progress(m))?;
+        } else {
+            options
+                .cache
+                .ensure(&Asset::SIMULATED, &mut |m| progress(m))?;
+        }
         let started = Instant::now();
         let state_dir = &options.state_dir;
         if state_dir.exists() {
@@ -176,8 +187,36 @@ impl LocalCluster {
         fs::create_dir_all(state_dir).map_err(Error::io(state_dir))?;
         let ports = Ports::reserve()?;
         let layout = Layout::new(state_dir);
-        let ca = pki::generate_control_plane(&layout.pki(), &[])?;
-        write_kubeconfigs(&layout, &ca, &ports)?;
+        let network = if real {
+            Some(NodeNetwork::choose(state_dir)?)
+        } else {
+            None
+        };
+        let extra_ips: Vec<IpAddr> = network.iter().map(|n| IpAddr::V4(n.host_ip)).collect();
+        let ca = pki::generate_control_plane(&layout.pki(), &extra_ips)?;
+        write_kubeconfigs(
+            &layout,
+            &ca,
+            &ports,
+            "127.0.0.1",
+            &pki::control_plane_clients(),
+        )?;
+        if let Some(network) = &network {
+            pki::generate_node(
+                &layout.pki(),
+                &ca,
+                node::NODE_NAME,
+                IpAddr::V4(network.node_ip),
+            )?;
+            let host = network.host_ip.to_string();
+            write_kubeconfigs(
+                &layout,
+                &ca,
+                &ports,
+                &host,
+                &pki::node_clients(node::NODE_NAME),
+            )?;
+        }
         let mut cluster = LocalCluster {
             state_dir: state_dir.clone(),
             state: ClusterState {
@@ -186,16 +225,19 @@ impl LocalCluster {
                 nodes: options.nodes,
                 simulated_nodes: options.simulated_nodes,
                 components: Vec::new(),
+                network: network.clone(),
                 created_unix: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or_default(),
             },
         };
+        cluster.save()?;
         match cluster.start_all(options, &layout, started, progress).await {
             Ok(outcome) => Ok((cluster, outcome)),
             Err(error) => {
-                cluster.stop_components();
+                // Leave nothing running; keep the logs for the error's reader.
+                cluster.stop_everything();
                 let _ = fs::remove_file(state_dir.join(STATE_FILE));
                 Err(error)
             }
@@ -209,9 +251,11 @@ impl LocalCluster {
         started: Instant,
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<UpOutcome> {
-        let specs = components::control_plane(&options.cache, layout, &self.state.ports);
+        let advertise = self.state.network.as_ref().map(|n| n.host_ip);
+        let specs = components::control_plane(&options.cache, layout, &self.state.ports, advertise);
         let deadline = started + options.ready_timeout;
-        for spec in specs {
+        let with_kwok = options.simulated_nodes > 0;
+        for spec in specs.into_iter().filter(|s| with_kwok || s.name != "kwok") {
             let name = spec.name.clone();
             let record = spec.spawn()?;
             self.state.components.push(record);
@@ -239,26 +283,72 @@ impl LocalCluster {
             format_duration(api_ready)
         ));
         let client = self.client().await?;
-        nodes::ensure_simulated(&client, options.simulated_nodes).await?;
-        readiness::wait_for_nodes(
-            &client,
-            options.simulated_nodes,
-            &self.state.components,
-            deadline,
-        )
-        .await?;
+        let real = self.state.network.is_some();
+        nodes::ensure_simulated(&client, options.simulated_nodes, real).await?;
+        if let Some(network) = self.state.network.clone() {
+            self.start_node(options, layout, &network, deadline, progress)
+                .await?;
+        }
+        let node_count = options.simulated_nodes + u32::from(real);
+        readiness::wait_for_nodes(&client, node_count, &self.state.components, deadline).await?;
         readiness::wait_for_default_service_account(&client, &self.state.components, deadline)
             .await?;
         let nodes_ready = started.elapsed();
         progress(&format!(
-            "{} simulated node(s) Ready and default ServiceAccount created in {}",
-            options.simulated_nodes,
+            "{node_count} node(s) Ready ({} real) and default ServiceAccount created in {}",
+            u32::from(real),
             format_duration(nodes_ready)
         ));
         Ok(UpOutcome::Started {
             api_ready,
             nodes_ready,
         })
+    }
+
+    async fn start_node(
+        &mut self,
+        options: &ClusterOptions,
+        layout: &Layout,
+        network: &NodeNetwork,
+        deadline: Instant,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<()> {
+        let node_started = Instant::now();
+        network.create()?;
+        network.create_cgroups()?;
+        node::write_configs(layout, network, images::SANDBOX_IMAGE)?;
+        let containerd = node::containerd_spec(layout, network);
+        self.state.components.push(containerd.spawn()?);
+        self.save()?;
+        let socket = node::NodeLayout::new(layout).containerd_socket();
+        readiness::wait_for_socket(&socket, &self.state.components, deadline, "containerd").await?;
+        let image_cache = options.cache.images_dir();
+        let built = images::build_standard(&image_cache)?;
+        for image in &built {
+            images::import(
+                std::path::Path::new("/usr/bin/ctr"),
+                &socket,
+                &image.archive,
+            )?;
+        }
+        progress(&format!(
+            "containerd up and {} image(s) imported in {}",
+            built.len(),
+            format_duration(node_started.elapsed())
+        ));
+        for spec in node::agent_specs(&options.cache, layout, network) {
+            self.state.components.push(spec.spawn()?);
+            self.save()?;
+        }
+        let client = self.client().await?;
+        readiness::wait_for_node(&client, node::NODE_NAME, &self.state.components, deadline)
+            .await?;
+        progress(&format!(
+            "real node {} Ready in {}",
+            node::NODE_NAME,
+            format_duration(node_started.elapsed())
+        ));
+        Ok(())
     }
 
     async fn repair(
@@ -384,10 +474,59 @@ impl LocalCluster {
             .collect()
     }
 
-    fn stop_components(&self) {
-        for component in self.state.components.iter().rev() {
+    /// Stop every component and remove everything the real node created, in an order that
+    /// lets each step see what it needs: agents first, then the pods (their network
+    /// namespaces are found through their processes), then containerd and the control plane,
+    /// then mounts, cgroups and the node's network namespace.
+    fn stop_everything(&self) -> Vec<String> {
+        let mut stopped = Vec::new();
+        let agents = ["kube-proxy", "kubelet"];
+        let mut stop = |component: &ComponentRecord| {
+            if component.state() != ProcessState::Exited {
+                stopped.push(component.spec.name.clone());
+            }
             let _ = component.stop(Duration::from_secs(10));
+        };
+        for component in self.state.components.iter().rev() {
+            if agents.contains(&component.spec.name.as_str()) {
+                stop(component);
+            }
         }
+        if let Some(network) = &self.state.network {
+            let pids = network.cgroup_pids();
+            node::remove_pod_netns(&pids);
+            for pid in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        for component in self.state.components.iter().rev() {
+            if !agents.contains(&component.spec.name.as_str()) {
+                stop(component);
+            }
+        }
+        stop_strays(&self.state_dir);
+        if let Some(network) = &self.state.network {
+            node::remove_shim_sockets(
+                &node::NodeLayout::new(&Layout::new(&self.state_dir)).containerd(),
+            );
+            node::unmount_under(&self.state_dir);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !network.remove_cgroups().is_empty() && Instant::now() < deadline {
+                for pid in network.cgroup_pids() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            network.delete();
+            node::remove_container_log_links(&self.state_dir);
+        }
+        stopped
     }
 
     /// Stop the cluster in `state_dir` and remove the directory. Does nothing when no cluster
@@ -398,14 +537,16 @@ impl LocalCluster {
     pub fn down(state_dir: &Path) -> Result<Vec<String>> {
         let mut stopped = Vec::new();
         if let Some(cluster) = Self::load(state_dir)? {
-            for component in cluster.state.components.iter().rev() {
-                if component.state() != ProcessState::Exited {
-                    stopped.push(component.spec.name.clone());
-                }
-                component.stop(Duration::from_secs(10))?;
-            }
+            stopped = cluster.stop_everything();
         }
         stop_strays(state_dir);
+        let left = node::unmount_under(state_dir);
+        if !left.is_empty() {
+            return Err(Error::State {
+                path: state_dir.to_path_buf(),
+                message: format!("mounts remain under the state directory: {left:?}"),
+            });
+        }
         if state_dir.exists() {
             fs::remove_dir_all(state_dir).map_err(Error::io(state_dir))?;
         }
@@ -502,11 +643,17 @@ impl Layout {
     }
 }
 
-fn write_kubeconfigs(layout: &Layout, ca: &pki::Authority, ports: &Ports) -> Result<()> {
-    let server = format!("https://127.0.0.1:{}", ports.apiserver);
+fn write_kubeconfigs(
+    layout: &Layout,
+    ca: &pki::Authority,
+    ports: &Ports,
+    host: &str,
+    clients: &[pki::ClientIdentity],
+) -> Result<()> {
+    let server = format!("https://{host}:{}", ports.apiserver);
     let ca_pem = ca.certified_key().cert_pem;
     let paths = layout.pki();
-    for client in pki::control_plane_clients() {
+    for client in clients {
         let pair = pki::CertifiedKey {
             cert_pem: fs::read_to_string(paths.cert(client.file))
                 .map_err(Error::io(paths.cert(client.file)))?,

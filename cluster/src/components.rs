@@ -73,8 +73,14 @@ fn s(x: impl std::fmt::Display) -> String {
     x.to_string()
 }
 
-/// The command lines of the control plane and kwok, in start order.
-pub fn control_plane(cache: &AssetCache, layout: &Layout, ports: &Ports) -> Vec<ComponentSpec> {
+/// The command lines of the control plane and kwok, in start order. With an `advertise`
+/// address (a real node), the API server listens on every address and advertises that one.
+pub fn control_plane(
+    cache: &AssetCache,
+    layout: &Layout,
+    ports: &Ports,
+    advertise: Option<std::net::Ipv4Addr>,
+) -> Vec<ComponentSpec> {
     let pki = layout.pki();
     let p = |path: std::path::PathBuf| path.display().to_string();
     let etcd_url = format!("http://127.0.0.1:{}", ports.etcd_client);
@@ -91,9 +97,8 @@ pub fn control_plane(cache: &AssetCache, layout: &Layout, ports: &Ports) -> Vec<
         s("--unsafe-no-fsync=true"),
         s("--log-level=warn"),
     ];
-    let apiserver = vec![
+    let mut apiserver = vec![
         format!("--etcd-servers={etcd_url}"),
-        s("--bind-address=127.0.0.1"),
         format!("--secure-port={}", ports.apiserver),
         format!("--cert-dir={}", p(pki.dir().join("apiserver-generated"))),
         format!("--tls-cert-file={}", p(pki.cert("apiserver"))),
@@ -135,8 +140,17 @@ pub fn control_plane(cache: &AssetCache, layout: &Layout, ports: &Ports) -> Vec<
             "--proxy-client-key-file={}",
             p(pki.key("front-proxy-client"))
         ),
+        // The node's name does not resolve; reach kubelets by their address.
+        s("--kubelet-preferred-address-types=InternalIP,Hostname"),
         s("--profiling=false"),
     ];
+    match advertise {
+        Some(ip) => {
+            apiserver.push(s("--bind-address=0.0.0.0"));
+            apiserver.push(format!("--advertise-address={ip}"));
+        }
+        None => apiserver.push(s("--bind-address=127.0.0.1")),
+    }
     let kcm_config = p(layout.kubeconfig("kube-controller-manager"));
     let controller_manager = vec![
         format!("--kubeconfig={kcm_config}"),
@@ -187,6 +201,7 @@ pub fn control_plane(cache: &AssetCache, layout: &Layout, ports: &Ports) -> Vec<
         args,
         env: Vec::new(),
         log: layout.log(asset.binary_name()),
+        netns: None,
     };
     vec![
         spec(Asset::Etcd, etcd),
@@ -216,7 +231,7 @@ mod tests {
         let layout = Layout::new(dir.path());
         let cache = AssetCache::new(dir.path().join("cache"));
         let ports = Ports::reserve().unwrap();
-        let specs = control_plane(&cache, &layout, &ports);
+        let specs = control_plane(&cache, &layout, &ports, None);
         let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,

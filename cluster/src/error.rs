@@ -120,6 +120,16 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A system command failed.
+    #[error("run `{command}` ({status}): {output}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// What it printed on stderr.
+        output: String,
+    },
     /// A setting is not supported yet.
     #[error("{0}")]
     Unsupported(String),
@@ -133,6 +143,14 @@ pub enum Error {
         /// The cause.
         #[source]
         source: nix::Error,
+    },
+    /// A container image could not be built, imported or listed.
+    #[error("{what}: {message}")]
+    Image {
+        /// What was being done, naming the image, archive or socket.
+        what: String,
+        /// What went wrong (for `ctr`, its exit status and stderr).
+        message: String,
     },
 }
 

@@ -37,9 +37,9 @@ struct UpArgs {
     /// The kind of nodes.
     #[arg(long, value_enum, default_value = "simulated")]
     nodes: Nodes,
-    /// How many simulated nodes.
-    #[arg(long, default_value_t = 2)]
-    simulated_nodes: u32,
+    /// How many simulated nodes (default: 2 with simulated nodes, 0 beside a real node).
+    #[arg(long)]
+    simulated_nodes: Option<u32>,
     /// Seconds to wait for the cluster to become ready.
     #[arg(long, default_value_t = 180)]
     timeout: u64,
@@ -98,7 +98,10 @@ fn options(cli: &Cli, up: &UpArgs) -> ClusterOptions {
         Nodes::Simulated => NodeMode::Simulated,
         Nodes::Real => NodeMode::Real,
     };
-    options.simulated_nodes = up.simulated_nodes;
+    options.simulated_nodes = up.simulated_nodes.unwrap_or(match up.nodes {
+        Nodes::Simulated => 2,
+        Nodes::Real => 0,
+    });
     options.ready_timeout = Duration::from_secs(up.timeout);
     options
 }

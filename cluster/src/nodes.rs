@@ -48,14 +48,27 @@ pub fn simulated_node(index: u32) -> Node {
     }
 }
 
-/// Create the simulated nodes 0..`count` that do not exist yet.
+/// Create the simulated nodes 0..`count` that do not exist yet. Beside a real node they are
+/// tainted `kube-e2e.io/simulated-node=true:NoSchedule`, so that only pods that ask for a
+/// simulated node land there.
 ///
 /// # Errors
 /// Fails if a node cannot be created.
-pub async fn ensure_simulated(client: &kube::Client, count: u32) -> Result<()> {
+pub async fn ensure_simulated(client: &kube::Client, count: u32, tainted: bool) -> Result<()> {
     let nodes: Api<Node> = Api::all(client.clone());
     for index in 0..count {
-        let node = simulated_node(index);
+        let mut node = simulated_node(index);
+        if tainted {
+            node.spec = Some(k8s_openapi::api::core::v1::NodeSpec {
+                taints: Some(vec![k8s_openapi::api::core::v1::Taint {
+                    key: SIMULATED_LABEL.to_string(),
+                    value: Some("true".to_string()),
+                    effect: "NoSchedule".to_string(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            });
+        }
         match nodes.create(&PostParams::default(), &node).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {}

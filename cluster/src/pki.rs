@@ -129,6 +129,44 @@ pub fn control_plane_clients() -> Vec<ClientIdentity> {
     ]
 }
 
+/// The client identities of a real node's agents.
+pub fn node_clients(node: &str) -> Vec<ClientIdentity> {
+    vec![
+        ClientIdentity {
+            file: "kubelet",
+            user: format!("system:node:{node}"),
+            groups: vec!["system:nodes".into()],
+        },
+        ClientIdentity {
+            file: "kube-proxy",
+            user: "system:kube-proxy".into(),
+            groups: vec![],
+        },
+    ]
+}
+
+/// Generate the real node's certificates: kubelet and kube-proxy clients and the kubelet's
+/// serving certificate for `node` at `node_ip`.
+///
+/// # Errors
+/// Fails if generation fails or a file cannot be written.
+pub fn generate_node(paths: &PkiPaths, ca: &Authority, node: &str, node_ip: IpAddr) -> Result<()> {
+    for client in node_clients(node) {
+        write_pair(paths, client.file, &ca.sign_client(&client)?)?;
+    }
+    let names = vec![
+        node.to_string(),
+        "localhost".into(),
+        "127.0.0.1".into(),
+        node_ip.to_string(),
+    ];
+    write_pair(
+        paths,
+        "kubelet-serving",
+        &ca.sign_server(&format!("system:node:{node}"), &names)?,
+    )
+}
+
 /// The cluster's certificate authority, able to sign more certificates.
 pub struct Authority {
     issuer: CertifiedIssuer<'static, KeyPair>,

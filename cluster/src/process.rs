@@ -30,6 +30,10 @@ pub struct ComponentSpec {
     pub env: Vec<(String, String)>,
     /// Log file (stdout and stderr).
     pub log: PathBuf,
+    /// The network namespace to run in (entered with `nsenter --net`, which — unlike
+    /// `ip netns exec` — leaves the mount namespace and so the cgroup mounts alone).
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
 }
 
 /// A started component.
@@ -70,7 +74,17 @@ impl ComponentSpec {
             .open(&self.log)
             .map_err(Error::io(&self.log))?;
         let _ = writeln!(log, "==> {} {}", self.binary.display(), self.args.join(" "));
-        let mut command = Command::new(&self.binary);
+        let mut command = match &self.netns {
+            Some(netns) => {
+                let mut command = Command::new("nsenter");
+                command
+                    .arg(format!("--net={}", netns.display()))
+                    .arg("--")
+                    .arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
         command
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -246,6 +260,7 @@ mod tests {
             args: vec!["30".into()],
             env: vec![],
             log: dir.join("logs/sleeper.log"),
+            netns: None,
         }
     }
 

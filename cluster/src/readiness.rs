@@ -55,6 +55,59 @@ pub async fn wait_for_port(
     }
 }
 
+/// Wait until the unix socket at `path` accepts connections.
+///
+/// # Errors
+/// Fails if a component exits or the deadline passes.
+pub async fn wait_for_socket(
+    path: &std::path::Path,
+    components: &[ComponentRecord],
+    deadline: Instant,
+    what: &str,
+) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        match tokio::net::UnixStream::connect(path).await {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                check_alive(components)?;
+                timeout(what, deadline, started, e.to_string())?;
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Wait until node `name` exists and is Ready.
+///
+/// # Errors
+/// Fails if a component exits or the deadline passes.
+pub async fn wait_for_node(
+    client: &kube::Client,
+    name: &str,
+    components: &[ComponentRecord],
+    deadline: Instant,
+) -> Result<()> {
+    let started = Instant::now();
+    let nodes: Api<Node> = Api::all(client.clone());
+    loop {
+        let last = match nodes.get_opt(name).await {
+            Ok(Some(node)) if is_node_ready(&node) => return Ok(()),
+            Ok(Some(_)) => "registered, not Ready".to_string(),
+            Ok(None) => "not registered yet".to_string(),
+            Err(e) => e.to_string(),
+        };
+        check_alive(components)?;
+        timeout(
+            &format!("node {name} to become Ready"),
+            deadline,
+            started,
+            last,
+        )?;
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Wait until the API server's `/readyz` answers `ok`.
 ///
 /// # Errors

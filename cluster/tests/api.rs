@@ -83,7 +83,11 @@ async fn a_deployment_runs_pods_on_simulated_nodes_and_deleting_it_collects_them
             "selector": {"matchLabels": {"app": "web"}},
             "template": {
                 "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "busybox:1.37"}]}
+                "spec": {
+                    "containers": [{"name": "web", "image": "busybox:1.37"}],
+                    "nodeSelector": {"kube-e2e.io/simulated-node": "true"},
+                    "tolerations": [{"key": "kube-e2e.io/simulated-node", "operator": "Exists"}]
+                }
             }
         }
     }))

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use kube_e2e_cluster::{ClusterOptions, LocalCluster, client_from_kubeconfig};
+use kube_e2e_cluster::{ClusterOptions, LocalCluster, NodeMode, client_from_kubeconfig};
 
 /// The administrator kubeconfig of the shared local cluster, started (or reused) once per
 /// test binary. `kube-e2e-cluster run` points `KUBE_E2E_STATE_DIR` at the cluster it started.
@@ -15,7 +15,10 @@ pub fn kubeconfig() -> PathBuf {
             std::thread::spawn(|| {
                 let runtime = tokio::runtime::Runtime::new().unwrap();
                 runtime.block_on(async {
-                    let options = ClusterOptions::new();
+                    // The repository's test command starts a real node beside two simulated
+                    // ones; started from here, the cluster gets the same shape.
+                    let mut options = ClusterOptions::new().simulated_nodes(2);
+                    options.nodes = NodeMode::Real;
                     let (cluster, _) = LocalCluster::up(&options, &mut |l| eprintln!("{l}"))
                         .await
                         .unwrap_or_else(|e| panic!("the local cluster did not start: {e}"));

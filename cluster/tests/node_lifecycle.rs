@@ -1,0 +1,144 @@
+//! A second cluster with a real node, started and stopped by the command: after `down`, no
+//! process, mount, network namespace, cgroup or veth link of it is left. Needs root.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use kube_e2e_cluster::LocalCluster;
+use kube_e2e_cluster::node::{cgroup_hierarchies, mounts_under};
+use kube_e2e_cluster::process::processes_mentioning;
+
+fn cli(state_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kube-e2e-cluster"))
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(args)
+        .output()
+        .expect("kube-e2e-cluster runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn down_removes_every_trace_of_a_real_node() {
+    let base = tempfile::tempdir().unwrap();
+    let state_dir = base.path().join("real-node");
+    let shim_sockets = || -> Vec<String> {
+        std::fs::read_dir("/run/containerd/s")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let sockets_before = shim_sockets();
+    let up = cli(&state_dir, &["up", "--nodes", "real"]);
+    assert!(up.status.success(), "up --nodes real failed: {}", text(&up));
+    let cluster = LocalCluster::load(&state_dir).unwrap().unwrap();
+    let network = cluster
+        .state()
+        .network
+        .clone()
+        .expect("a real node has a network");
+    let kubeconfig = cluster.kubeconfig_path();
+    let kubectl =
+        kube_e2e_cluster::AssetCache::at_default_location().path(kube_e2e_cluster::Asset::Kubectl);
+
+    // A pod with a volume gives the node mounts, a sandbox network namespace and cgroups.
+    let run = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "run",
+            "sleeper",
+            "--restart=Never",
+            "--image=registry.k8s.io/e2e-test-images/busybox:1.37.0-1",
+            "--",
+            "sleep",
+            "3600",
+        ])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let wait = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "wait",
+            "--for=condition=Ready",
+            "pod/sleeper",
+            "--timeout=120s",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        wait.status.success(),
+        "the pod did not start: {}",
+        text(&wait)
+    );
+    assert!(
+        !network.cgroup_pids().is_empty(),
+        "the pod runs in the node's cgroups"
+    );
+    assert!(
+        !mounts_under(&state_dir).is_empty(),
+        "the running pod has mounts under the state dir"
+    );
+    assert!(network.netns_path().exists());
+
+    let down = cli(&state_dir, &["down"]);
+    assert!(down.status.success(), "{}", text(&down));
+    std::thread::sleep(Duration::from_millis(200));
+    let needle = state_dir.to_string_lossy().to_string();
+    assert_eq!(
+        processes_mentioning(&needle),
+        Vec::<i32>::new(),
+        "processes survived `down`"
+    );
+    assert!(
+        network.cgroup_pids().is_empty(),
+        "pod processes survived `down`"
+    );
+    assert_eq!(
+        mounts_under(&state_dir),
+        Vec::<std::path::PathBuf>::new(),
+        "mounts survived `down`"
+    );
+    assert!(
+        !network.netns_path().exists(),
+        "network namespace {} survived",
+        network.netns
+    );
+    assert!(
+        !network.cgroups_exist(),
+        "cgroup {} survived in {:?}",
+        network.cgroup_root,
+        cgroup_hierarchies()
+    );
+    let links = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&links.stdout).contains(&network.host_link),
+        "veth {} survived",
+        network.host_link
+    );
+    assert!(!state_dir.exists(), "the state directory survived");
+    let new_sockets: Vec<String> = shim_sockets()
+        .into_iter()
+        .filter(|s| !sockets_before.contains(s))
+        .collect();
+    assert!(
+        new_sockets.is_empty(),
+        "containerd shim sockets survived: {new_sockets:?}"
+    );
+}
