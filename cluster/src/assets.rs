@@ -230,9 +230,14 @@ impl AssetCache {
         self.bin_dir().join(asset.binary_name())
     }
 
-    /// Where locally built container images are kept.
+    /// Where locally built image archives are kept.
     pub fn images_dir(&self) -> PathBuf {
         self.root.join("images")
+    }
+
+    /// The cache directory of this Kubernetes version (`bin/`, `images/`, sources, logs).
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// kwok's stage configuration, written when kwok is built.

@@ -322,8 +322,7 @@ impl LocalCluster {
         self.save()?;
         let socket = node::NodeLayout::new(layout).containerd_socket();
         readiness::wait_for_socket(&socket, &self.state.components, deadline, "containerd").await?;
-        let image_cache = options.cache.images_dir();
-        let built = images::build_standard(&image_cache)?;
+        let built = images::build_standard(options.cache.root())?;
         for image in &built {
             images::import(
                 std::path::Path::new("/usr/bin/ctr"),
@@ -440,6 +439,11 @@ impl LocalCluster {
     /// The administrator's kubeconfig.
     pub fn kubeconfig_path(&self) -> PathBuf {
         Layout::new(&self.state_dir).admin_kubeconfig()
+    }
+
+    /// The real node's containerd socket (meaningful only with a real node).
+    pub fn containerd_socket(&self) -> PathBuf {
+        node::NodeLayout::new(&Layout::new(&self.state_dir)).containerd_socket()
     }
 
     /// The API server's URL.

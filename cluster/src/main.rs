@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use kube_e2e_cluster::assets::{Asset, AssetCache, KUBERNETES_VERSION, format_duration};
+use kube_e2e_cluster::images;
 use kube_e2e_cluster::process::ProcessState;
 use kube_e2e_cluster::{ClusterOptions, LocalCluster, NodeMode, UpOutcome, default_state_dir};
 
@@ -64,6 +65,9 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Build the registry-free images (busybox, pause) and list their names; with a running
+    /// real node, import them into its containerd and list what it holds.
+    Images,
     /// Start a cluster, run a command with KUBECONFIG pointing at it, then stop the cluster
     /// (only if this command started it). Exits with the command's status.
     Run {
@@ -221,6 +225,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             println!("{}", cache.bin_dir().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Images => {
+            let cache = cache(&cli);
+            let built = images::build_standard(cache.root())?;
+            for image in &built {
+                println!(
+                    "{:<8} {} {}",
+                    image.image.short_name(),
+                    &image.info.config_digest,
+                    image.archive.display()
+                );
+                for name in &image.info.names {
+                    println!("         {name}");
+                }
+            }
+            let dir = state_dir(&cli);
+            if let Some(cluster) = LocalCluster::load(&dir)?
+                && cluster.state().network.is_some()
+            {
+                let socket = cluster.containerd_socket();
+                let ctr = std::path::Path::new("/usr/bin/ctr");
+                for image in &built {
+                    images::import(ctr, &socket, &image.archive)?;
+                }
+                println!(
+                    "imported into the node's containerd ({}):",
+                    socket.display()
+                );
+                for name in images::list(ctr, &socket)? {
+                    if !name.starts_with("sha256:") {
+                        println!("  {name}");
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { up: args, command } => {
