@@ -23,10 +23,29 @@ pub fn no_op_suite(n: usize) -> Registry {
     r
 }
 
+/// A registry of `n` specs that each get a [`kube_e2e::Framework`] (a namespace of their own)
+/// and do nothing else: the framework's per-spec cost, end to end.
+pub fn framework_suite(n: usize) -> Registry {
+    let mut r = Registry::new();
+    r.add(move |s| {
+        s.describe("framework", |s| {
+            s.framework("bench");
+            for i in 0..n {
+                s.it(format!("gets a namespace {i:03}"), |cx| async move {
+                    ensure!(!cx.framework()?.namespace().is_empty(), "no namespace");
+                    Ok(())
+                });
+            }
+        });
+    });
+    r
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn suite_has_the_requested_size() {
         assert_eq!(super::no_op_suite(250).build().unwrap().specs.len(), 250);
+        assert_eq!(super::framework_suite(5).build().unwrap().specs.len(), 5);
     }
 }

@@ -119,7 +119,9 @@ impl ComponentSpec {
 impl ComponentRecord {
     /// Whether the process still runs the component's binary.
     pub fn state(&self) -> ProcessState {
-        if process_runs(self.pid, &self.spec.binary) {
+        // Until `nsenter` has exec'd the component, the process still runs `nsenter`.
+        let entering = self.spec.netns.is_some() && process_runs_named(self.pid, "nsenter");
+        if entering || process_runs(self.pid, &self.spec.binary) {
             ProcessState::Running(self.pid)
         } else {
             ProcessState::Exited
@@ -212,10 +214,41 @@ pub fn process_runs(pid: i32, binary: &Path) -> bool {
     }
 }
 
+/// Whether `pid` is a live process whose executable's file name is `name`.
+fn process_runs_named(pid: i32, name: &str) -> bool {
+    match fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(exe) if exe.file_name().is_some_and(|n| n == name) => process_runs(pid, &exe),
+        _ => false,
+    }
+}
+
+/// This process and its ancestors: never signalled by a sweep, even when their command line
+/// names the state directory (`cargo run -- --state-dir DIR down`).
+fn self_and_ancestors() -> Vec<i32> {
+    let mut pids = vec![std::process::id() as i32];
+    let mut pid = pids[0];
+    while pid > 1 {
+        let parent = fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("PPid:"))
+                    .and_then(|p| p.trim().parse::<i32>().ok())
+            })
+            .unwrap_or(0);
+        if parent <= 0 || pids.contains(&parent) {
+            break;
+        }
+        pids.push(parent);
+        pid = parent;
+    }
+    pids
+}
+
 /// PIDs of live processes whose command line mentions `needle` (used to find anything a
 /// cluster started from its state directory, even without a PID file).
 pub fn processes_mentioning(needle: &str) -> Vec<i32> {
-    let me = std::process::id() as i32;
+    let spared = self_and_ancestors();
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -228,7 +261,7 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
         else {
             continue;
         };
-        if pid == me {
+        if spared.contains(&pid) {
             continue;
         }
         let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
@@ -287,6 +320,17 @@ mod tests {
         let me = std::process::id() as i32;
         assert!(!process_runs(me, Path::new("/bin/sleep")));
         assert!(!process_runs(i32::MAX, Path::new("/bin/sleep")));
+    }
+
+    #[test]
+    fn a_sweep_never_matches_this_process_or_its_parents() {
+        let needle = format!("sweep-marker-{}", std::process::id());
+        // This test's own command line does not hold the marker, but its ancestry is spared
+        // in any case: check the function directly.
+        let spared = self_and_ancestors();
+        assert!(spared.contains(&(std::process::id() as i32)));
+        assert!(spared.len() >= 2, "the parent is spared too: {spared:?}");
+        assert!(processes_mentioning(&needle).is_empty());
     }
 
     #[test]

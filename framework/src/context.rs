@@ -79,6 +79,8 @@ struct Inner {
     extensions: Mutex<Extensions>,
     span: tracing::Span,
     echo: bool,
+    failed: std::sync::atomic::AtomicBool,
+    skipped: Mutex<Option<String>>,
 }
 
 /// The context handed to a spec body and to its hooks.
@@ -119,6 +121,8 @@ impl SpecContext {
                 extensions: Mutex::new(extensions),
                 span,
                 echo,
+                failed: Default::default(),
+                skipped: Mutex::default(),
             }),
         }
     }
@@ -157,6 +161,27 @@ impl SpecContext {
 
     pub(crate) fn renew_token(&self) {
         *lock(&self.inner.cancel) = CancellationToken::new();
+    }
+
+    /// Whether the spec has failed so far (setup, body or an earlier teardown step). Teardown
+    /// code reads it, e.g. to dump the namespace only for failed specs.
+    pub fn failed(&self) -> bool {
+        self.inner.failed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn mark_failed(&self) {
+        self.inner
+            .failed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Why the spec skipped itself ([`crate::skip`]), once it has.
+    pub fn skip_reason(&self) -> Option<String> {
+        lock(&self.inner.skipped).clone()
+    }
+
+    pub(crate) fn mark_skipped(&self, reason: String) {
+        lock(&self.inner.skipped).get_or_insert(reason);
     }
 
     /// Marks a step. Steps appear in the progress lines of long specs, in failure reports ("last
@@ -200,6 +225,18 @@ impl SpecContext {
         lock(&self.inner.cleanups).push((boxed, location));
     }
 
+    /// Runs the registered cleanups now, last registered first, and returns their errors. The
+    /// runner does this itself; this is for tools and benchmarks that drive a context by hand.
+    pub async fn run_cleanups(&self) -> Vec<anyhow::Error> {
+        let mut errors = Vec::new();
+        while let Some((cleanup, _)) = self.pop_cleanup() {
+            if let Err(e) = cleanup().await {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
     pub(crate) fn pop_cleanup(&self) -> Option<Cleanup> {
         lock(&self.inner.cleanups).pop()
     }
@@ -235,6 +272,35 @@ impl SpecContext {
 
     pub(crate) fn log_lines(&self) -> Vec<String> {
         lock(&self.inner.log).clone()
+    }
+}
+
+/// A handle to a [`SpecContext`] that does not keep it alive; for values stored inside the
+/// context's own extensions (a strong handle there would be a reference cycle).
+#[derive(Clone)]
+pub struct WeakSpecContext {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakSpecContext {
+    /// The context, while its spec attempt is still alive.
+    pub fn upgrade(&self) -> Option<SpecContext> {
+        self.inner.upgrade().map(|inner| SpecContext { inner })
+    }
+}
+
+impl std::fmt::Debug for WeakSpecContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakSpecContext").finish_non_exhaustive()
+    }
+}
+
+impl SpecContext {
+    /// A handle that does not keep the context alive.
+    pub fn downgrade(&self) -> WeakSpecContext {
+        WeakSpecContext {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 }
 

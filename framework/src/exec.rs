@@ -13,6 +13,7 @@ use crate::interrupt::Interrupts;
 use crate::registry::Spec;
 use crate::report::{Failure, FailureKind, SpecResult, State, Transcript};
 use crate::select::Unit;
+use crate::skip::Skip;
 use crate::spec::{Hook, HookKind};
 use crate::tag::Labels;
 use futures::FutureExt;
@@ -299,6 +300,12 @@ async fn run_spec(sh: &Shared, idx: usize, ext: Extensions) -> SpecResult {
             .is_some_and(|f| f.kind == FailureKind::Interrupted);
         let mut r = SpecResult::ran(&spec.info, failure, cx.steps(), cx.log_lines(), attempt);
         if r.state == State::Passed
+            && let Some(reason) = cx.skip_reason()
+        {
+            r.state = State::Skipped;
+            r.skip_reason = Some(reason);
+        }
+        if r.state == State::Passed
             || stopped
             || attempt == max
             || sh.interrupts.stop_token().is_cancelled()
@@ -334,7 +341,11 @@ async fn run_attempt(sh: &Shared, spec: &Spec, cx: &SpecContext) -> Option<Failu
             if f.kind == FailureKind::Timeout {
                 f.message = format!("timed out after {timeout:?}");
             }
+            cx.mark_failed();
             failure = Some(f);
+            break;
+        }
+        if cx.skip_reason().is_some() {
             break;
         }
     }
@@ -361,9 +372,12 @@ async fn teardown(
     failure: &mut Option<Failure>,
 ) {
     let abandon = sh.interrupts.cleanup_token();
-    let mut record = |f: Failure| match failure {
-        Some(first) => first.also.push(f.headline()),
-        None => *failure = Some(f),
+    let mut record = |f: Failure| {
+        cx.mark_failed();
+        match failure {
+            Some(first) => first.also.push(f.headline()),
+            None => *failure = Some(f),
+        }
     };
     for hook in hooks {
         let end = run_hook(
@@ -416,6 +430,7 @@ async fn teardown(
 
 enum HookEnd {
     Ok,
+    Skip(String),
     Err(String),
     Panic(String),
     TimedOut,
@@ -434,7 +449,10 @@ async fn run_hook(
         biased;
         r = &mut fut => return match r {
             Ok(Ok(())) => HookEnd::Ok,
-            Ok(Err(e)) => HookEnd::Err(format!("{e:#}")),
+            Ok(Err(e)) => match e.downcast_ref::<Skip>() {
+                Some(skip) => HookEnd::Skip(skip.reason().to_string()),
+                None => HookEnd::Err(format!("{e:#}")),
+            },
             Err(p) => HookEnd::Panic(panic_message(p.as_ref())),
         },
         _ = tokio::time::sleep_until(deadline) => HookEnd::TimedOut,
@@ -463,6 +481,14 @@ fn failure_of(
 ) -> Option<Failure> {
     let (fk, msg) = match end {
         HookEnd::Ok => return None,
+        HookEnd::Skip(reason) if matches!(kind, HookKind::BeforeEach | HookKind::Body) => {
+            cx.mark_skipped(reason);
+            return None;
+        }
+        HookEnd::Skip(reason) => (
+            FailureKind::Error,
+            format!("skip is only allowed in before_each or the body: {reason}"),
+        ),
         HookEnd::Err(m) => (FailureKind::Error, m),
         HookEnd::Panic(m) => (FailureKind::Panic, format!("panicked: {m}")),
         HookEnd::TimedOut

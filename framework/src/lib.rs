@@ -37,29 +37,51 @@
 //! definition errors), [`filter`] (the label-filter grammar), [`select`] (focus, skip, shard,
 //! order), [`runner`] (execution and exit codes), [`report`] (JUnit, JSON, `e2e.log`),
 //! [`param`] and [`config`] (settings), [`interrupt`] (signals).
+//!
+//! On the cluster: [`framework`] (the per-spec [`Framework`]: client, namespaces, teardown),
+//! [`session`] and [`provider`] (connection, `local` cluster), [`namespace`], [`dump`],
+//! [`timeouts`], [`skip`], [`expect`], [`eventually`], [`conditions`], [`manifest`] and [`patch`],
+//! [`testfiles`], [`images`]. See `docs/framework.md`.
 
 pub mod cli;
+pub mod conditions;
 pub mod config;
 pub mod context;
+pub mod dump;
+pub mod eventually;
 mod exec;
+pub mod expect;
 pub mod filter;
+pub mod framework;
+pub mod images;
 pub mod interrupt;
+pub mod manifest;
+pub mod namespace;
 pub mod param;
+pub mod patch;
+pub mod provider;
 pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod select;
+pub mod session;
+pub mod skip;
 pub mod spec;
 pub mod tag;
+pub mod testfiles;
+pub mod timeouts;
 
 pub use context::{Extensions, SpecContext};
 pub use exec::{Board, ExecOptions, execute};
 pub use filter::LabelFilter;
+pub use framework::{DeletePolicy, Framework, FrameworkError, FrameworkOptions};
 pub use param::Params;
 pub use registry::{Registry, SpecSet};
 pub use runner::{Runner, run, run_main};
+pub use session::Session;
 pub use spec::Container;
 pub use tag::Tag;
+pub use timeouts::Timeouts;
 
 /// Re-exported for spec bodies (`anyhow::Result` is what bodies return).
 pub use anyhow;
@@ -67,7 +89,19 @@ pub use anyhow;
 /// Everything a spec file needs, in one `use`.
 pub mod prelude {
     pub use crate::context::SpecContext;
+    pub use crate::eventually::{consistently, eventually, stop_trying};
+    pub use crate::expect::{
+        be_empty, be_some, be_true, contain_element, contain_substring, equal, equal_object,
+        expect, have_len, match_regex, satisfy,
+    };
+    pub use crate::framework::{DeletePolicy, Framework, FrameworkOptions};
+    pub use crate::images::Image;
+    pub use crate::namespace::PodSecurity;
     pub use crate::param::Params;
+    pub use crate::skip::{
+        skip, skip_if, skip_unless_feature_gate, skip_unless_node_count_at_least,
+        skip_unless_server_version_at_least,
+    };
     pub use crate::spec::Container;
     pub use crate::tag::{Tag, feature, label, sig};
     pub use anyhow::{Context as _, bail, ensure};

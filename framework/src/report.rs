@@ -196,6 +196,17 @@ impl SpecResult {
     }
 }
 
+static REPORT_DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// The run's `--report-dir`, once the runner has parsed its flags; where failure dumps go.
+pub fn report_dir() -> Option<&'static Path> {
+    REPORT_DIR.get().and_then(|d| d.as_deref())
+}
+
+pub(crate) fn set_report_dir(dir: Option<std::path::PathBuf>) {
+    let _ = REPORT_DIR.set(dir);
+}
+
 /// The `e2e.log` transcript: one line per spec result, failure detail, progress and summary.
 #[derive(Debug, Default)]
 pub struct Transcript {

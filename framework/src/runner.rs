@@ -44,8 +44,60 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Err(e) => return config_error(e),
     };
     Params::set_global(params.clone());
+    if let Some(which) = params
+        .string("framework.cleanup")
+        .filter(|s| !s.trim().is_empty())
+    {
+        return cleanup(&params, &which);
+    }
     let registry = Registry::from_inventory(&params);
     Runner::new(cli).run(registry)
+}
+
+/// `--framework.cleanup RUN_ID|all`: removes leftovers of earlier runs, runs no spec.
+fn cleanup(params: &Params, which: &str) -> i32 {
+    use crate::namespace::{RunSelector, cleanup_leftovers};
+    let selector = match which.trim() {
+        "all" => RunSelector::All,
+        id => RunSelector::Run(id.to_string()),
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the tokio runtime: {e}");
+            return EXIT_CONFIG_ERROR;
+        }
+    };
+    rt.block_on(async {
+        let session = match crate::session::Settings::from_params(params) {
+            Ok(settings) => crate::session::Session::connect(settings).await,
+            Err(e) => Err(e),
+        };
+        let session = match session {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {}", crate::framework::error_chain(&e));
+                return EXIT_CONFIG_ERROR;
+            }
+        };
+        match cleanup_leftovers(session.client(), &selector).await {
+            Ok(removed) => {
+                for r in &removed {
+                    println!("deleted {r}");
+                }
+                println!(
+                    "cleanup: {} object(s) with `{}` deleted",
+                    removed.len(),
+                    selector.label_selector()
+                );
+                EXIT_SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {}", crate::framework::error_chain(&e));
+                EXIT_FAILED
+            }
+        }
+    })
 }
 
 fn config_error(e: ConfigError) -> i32 {
@@ -180,6 +232,7 @@ impl Runner {
                 return EXIT_CONFIG_ERROR;
             }
         };
+        crate::report::set_report_dir(flags.report_dir.clone());
         let interrupts = Arc::new(Interrupts::new());
         {
             let _guard = rt.enter();
@@ -256,6 +309,7 @@ impl Runner {
             if let Some(handle) = exec {
                 let _ = rt.block_on(handle);
             }
+            let hanging = await_namespace_deletions(&rt, &interrupts, &transcript);
             let mut results = board.take();
             let report = RunReport {
                 suite: suite_name(),
@@ -311,16 +365,56 @@ impl Runner {
                     .is_some_and(|r| !r.starts_with("suite timeout"))
             {
                 code = EXIT_INTERRUPTED;
-            } else if failed > 0 || interrupts.count() > 0 {
+            } else if failed > 0 || interrupts.count() > 0 || hanging > 0 {
                 code = EXIT_FAILED;
             }
             if code != EXIT_SUCCESS {
                 break;
             }
         }
+        crate::session::Session::disconnect_global();
         rt.shutdown_timeout(std::time::Duration::from_millis(100));
         code
     }
+}
+
+/// Waits for the namespace deletions the specs issued (unless a second interrupt asked to skip
+/// cleanup); reports those that hang. Returns how many hang.
+fn await_namespace_deletions(
+    rt: &tokio::runtime::Runtime,
+    interrupts: &Interrupts,
+    transcript: &Transcript,
+) -> usize {
+    let Some(session) = crate::session::Session::global_if_connected() else {
+        return 0;
+    };
+    if session.deletions.is_empty() || interrupts.count() >= 2 {
+        return 0;
+    }
+    let pending = session.deletions.len();
+    let started = Instant::now();
+    let hanging = rt.block_on(async {
+        tokio::select! {
+            h = session.await_deletions() => h,
+            _ = interrupts.cleanup_token().cancelled() => Vec::new(),
+        }
+    });
+    let line = if hanging.is_empty() {
+        format!(
+            "Deleted {pending} namespace(s) in {:.1}s",
+            started.elapsed().as_secs_f64()
+        )
+    } else {
+        let l = format!(
+            "Namespace deletion hangs after {:.0}s: {}",
+            started.elapsed().as_secs_f64(),
+            hanging.join(", ")
+        );
+        eprintln!("{l}");
+        l
+    };
+    transcript.line(&line);
+    hanging.len()
 }
 
 fn present(r: SpecResult) -> Result<Completion, Failed> {

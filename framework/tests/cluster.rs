@@ -1,0 +1,306 @@
+//! The framework on the real local cluster. Each test runs the `cluster-fixture` example as a
+//! child process with its own run id, then checks the cluster the way a user would: which
+//! namespaces and objects carry the run's label, what the reports and dumps contain.
+//!
+//! Needs a cluster: `KUBECONFIG` (set by `kube-e2e-cluster run`), else the local provider starts
+//! or reuses the local cluster.
+
+use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams};
+use kube_e2e::session::{Session, Settings, random_run_id};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn fixture() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let path = dir.join("examples").join("cluster-fixture");
+    assert!(
+        path.exists(),
+        "{} is missing; `cargo test` builds examples",
+        path.display()
+    );
+    path
+}
+
+async fn client() -> kube::Client {
+    let settings = Settings::from_params(&Default::default()).expect("framework settings");
+    Session::connect(settings)
+        .await
+        .expect("a cluster: KUBECONFIG or the local cluster")
+        .client()
+        .clone()
+}
+
+fn command(run_id: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(fixture());
+    c.args(args)
+        .args(["--framework.run-id", run_id])
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("KUBE_E2E_FOCUS")
+        .env_remove("KUBE_E2E_LABEL_FILTER");
+    c
+}
+
+fn run(run_id: &str, args: &[&str]) -> Output {
+    command(run_id, args).output().expect("fixture runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn labelled<K>(api: Api<K>, run_id: &str) -> Vec<String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.list_metadata(&ListParams::default().labels(&format!("e2e-run={run_id}")))
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|o| o.metadata.name)
+        .collect()
+}
+
+/// Namespaces, CRDs, cluster roles and bindings, storage classes carrying the run label.
+async fn leftovers(c: &kube::Client, run_id: &str) -> Vec<String> {
+    let mut all = labelled(Api::<Namespace>::all(c.clone()), run_id).await;
+    all.extend(labelled(Api::<CustomResourceDefinition>::all(c.clone()), run_id).await);
+    all.extend(labelled(Api::<ClusterRole>::all(c.clone()), run_id).await);
+    all.extend(labelled(Api::<ClusterRoleBinding>::all(c.clone()), run_id).await);
+    all.extend(labelled(Api::<StorageClass>::all(c.clone()), run_id).await);
+    all
+}
+
+/// Removes a run's leftovers when dropped, so a failed assertion leaks nothing.
+struct CleanupOnDrop(String);
+
+impl Drop for CleanupOnDrop {
+    fn drop(&mut self) {
+        let _ = run("cleanup", &["--framework.cleanup", &self.0]);
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manifest_set_is_created_patched_and_fully_removed() {
+    let c = client().await;
+    let id = random_run_id();
+    let out = run(
+        &id,
+        &["--exact", "Fixture creates and removes the quickstart set"],
+    );
+    assert!(out.status.success(), "fixture failed:\n{}", text(&out));
+    assert!(text(&out).contains("1 passed"), "{}", text(&out));
+    assert_eq!(
+        leftovers(&c, &id).await,
+        Vec::<String>::new(),
+        "objects left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eight_parallel_specs_deploy_the_same_manifests() {
+    let c = client().await;
+    let id = random_run_id();
+    let out = run(
+        &id,
+        &["--focus", "deploys a parallel copy", "--test-threads", "8"],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "fixture failed:\n{t}");
+    assert!(t.contains("8 passed"), "{t}");
+    assert_eq!(
+        leftovers(&c, &id).await,
+        Vec::<String>::new(),
+        "objects left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manifest_errors_name_file_document_and_line() {
+    let id = random_run_id();
+    let out = run(&id, &["--focus", "reports manifest errors"]);
+    assert!(out.status.success(), "fixture failed:\n{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_spec_keeps_its_namespace_only_when_asked_and_dumps_it() {
+    let c = client().await;
+    let report = tempfile::tempdir().expect("temp dir");
+    let kept = random_run_id();
+    let _guard = CleanupOnDrop(kept.clone());
+    let out = run(
+        &kept,
+        &[
+            "--focus",
+            "fails on purpose",
+            "--framework.delete-namespace",
+            "keep-on-failure",
+            "--report-dir",
+            report.path().to_str().expect("utf-8 path"),
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(
+        t.contains("Timed out after 2.") && t.contains(
+            "s waiting for pod `doomed` to report phase Succeeded; last failure: phase is Running"
+        ),
+        "the eventually failure names the condition and the last failure:\n{t}"
+    );
+    let namespaces = labelled(Api::<Namespace>::all(c.clone()), &kept).await;
+    assert_eq!(namespaces.len(), 1, "keep-on-failure keeps the namespace");
+    let ns = &namespaces[0];
+
+    let dump = report.path().join("namespaces").join(ns);
+    let events = std::fs::read_to_string(dump.join("events.txt")).expect("events.txt");
+    assert!(
+        events.contains("Pod/doomed"),
+        "events mention the pod:\n{events}"
+    );
+    let pods = std::fs::read_to_string(dump.join("pods.txt")).expect("pods.txt");
+    assert!(pods.contains("pod doomed: phase Running"), "{pods}");
+    let log = std::fs::read_to_string(dump.join("logs").join("doomed_main.log")).expect("log");
+    let nodes = Api::<Node>::all(c.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("nodes");
+    let node_of_pod = pods
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or("");
+    let real_node = nodes.items.iter().any(|n| {
+        n.metadata.name.as_deref() == Some(node_of_pod)
+            && !n
+                .metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key("kube-e2e.io/simulated-node"))
+            && !n
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("kwok.x-k8s.io/node"))
+    });
+    if real_node {
+        assert!(
+            log.contains("fixture-log-line"),
+            "pod log in the dump:\n{log}"
+        );
+    } else {
+        // Simulated (kwok) nodes run no container: the dump says why there is no log.
+        assert!(
+            log.contains("logs unavailable") || log.contains("(empty log)"),
+            "{log}"
+        );
+    }
+    for file in files_under(report.path()) {
+        let content = std::fs::read_to_string(&file).unwrap_or_default();
+        for secret in [
+            "eyJhbGciOiJSUzI1NiIs",
+            "BEGIN CERTIFICATE",
+            "PRIVATE KEY-----",
+        ] {
+            assert!(
+                !content.contains(secret),
+                "{} contains `{secret}`",
+                file.display()
+            );
+        }
+    }
+
+    let deleted = random_run_id();
+    let out = run(&deleted, &["--focus", "fails on purpose"]);
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    assert!(
+        labelled(Api::<Namespace>::all(c.clone()), &deleted)
+            .await
+            .is_empty(),
+        "the default policy deletes the failed spec's namespace"
+    );
+
+    let out = run("unused", &["--framework.cleanup", &kept]);
+    assert!(out.status.success(), "cleanup failed:\n{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("Namespace/{ns}")),
+        "{}",
+        text(&out)
+    );
+    let started = Instant::now();
+    while !labelled(Api::<Namespace>::all(c.clone()), &kept)
+        .await
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "cleanup did not remove {ns}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupt_leaves_no_namespace_of_the_run() {
+    let c = client().await;
+    let id = random_run_id();
+    let mut child = command(
+        &id,
+        &["--focus", "waits to be interrupted", "--test-threads", "4"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("fixture starts");
+    let started = Instant::now();
+    loop {
+        let classes = labelled(Api::<StorageClass>::all(c.clone()), &id).await;
+        if classes.len() == 4 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "specs did not start: {classes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert_eq!(status.code(), Some(130), "exit code after Ctrl-C");
+    assert_eq!(
+        leftovers(&c, &id).await,
+        Vec::<String>::new(),
+        "left behind after Ctrl-C"
+    );
+}
