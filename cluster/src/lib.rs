@@ -21,6 +21,7 @@
 pub mod assets;
 mod cluster;
 pub mod components;
+pub mod csi;
 mod error;
 pub mod images;
 pub mod kubeconfig;
