@@ -211,17 +211,17 @@ pub fn cgroup_hierarchies() -> Vec<PathBuf> {
         .collect()
 }
 
-/// Remove the shim sockets containerd 1.6 keeps outside its state directory, in
-/// `/run/containerd/s/<sha256 of "<socket>/<namespace>/<sandbox id>">`, for the sandboxes
-/// under `containerd_dir`; then the directories, when nothing else uses them.
-pub fn remove_shim_sockets(containerd_dir: &Path) {
+/// The shim sockets containerd 1.6 keeps outside its state directory for the sandboxes under
+/// `containerd_dir`: `/run/containerd/s/<sha256 of "<socket>/<namespace>/<sandbox id>">`.
+pub fn shim_sockets(containerd_dir: &Path) -> Vec<PathBuf> {
     use sha2::{Digest, Sha256};
     let socket = containerd_dir.join("containerd.sock");
     let tasks = containerd_dir
         .join("state")
         .join("io.containerd.runtime.v2.task");
+    let mut sockets = Vec::new();
     let Ok(namespaces) = fs::read_dir(&tasks) else {
-        return;
+        return sockets;
     };
     for namespace in namespaces.flatten() {
         let Ok(ids) = fs::read_dir(namespace.path()) else {
@@ -235,8 +235,17 @@ pub fn remove_shim_sockets(containerd_dir: &Path) {
                 .to_string();
             let digest = Sha256::digest(key.as_bytes());
             let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            let _ = fs::remove_file(Path::new("/run/containerd/s").join(hex));
+            sockets.push(Path::new("/run/containerd/s").join(hex));
         }
+    }
+    sockets
+}
+
+/// Remove the [`shim_sockets`] of `containerd_dir`, then the directories when nothing else
+/// uses them.
+pub fn remove_shim_sockets(containerd_dir: &Path) {
+    for socket in shim_sockets(containerd_dir) {
+        let _ = fs::remove_file(socket);
     }
     let _ = fs::remove_dir("/run/containerd/s");
     let _ = fs::remove_dir("/run/containerd");

@@ -1,0 +1,82 @@
+use super::{block_needs_capability, needs};
+use crate::capability::Capability;
+use crate::pattern::{VolMode, patterns};
+use crate::suite::{SuiteContext, TestSuite};
+use crate::volume::{self, MOUNT_PATH};
+use kube_e2e::prelude::*;
+
+/// `volumes`: data written by one pod is read by the next; files on the volume can be run.
+pub fn volumes() -> TestSuite {
+    let mut list = Vec::new();
+    for family in [
+        patterns::default_fs(),
+        patterns::ext3(),
+        patterns::ext4(),
+        patterns::xfs(),
+        patterns::ntfs(),
+    ] {
+        let [inline, _, _, pre, dynamic] = family;
+        list.extend([inline, pre, dynamic]);
+    }
+    list.push(patterns::block_vol_mode_preprovisioned_pv());
+    list.push(patterns::block_vol_mode_dynamic_pv());
+    TestSuite {
+        name: "volumes",
+        tags: vec![],
+        patterns: list,
+        skip: |d, p| {
+            block_needs_capability(d, p).or_else(|| {
+                (p.vol_mode == VolMode::Block)
+                    .then(|| "block volumes are not implemented yet in kube-e2e-storage".into())
+            })
+        },
+        define,
+    }
+}
+
+fn define(s: &mut Container, sc: &SuiteContext) {
+    let text = "should store data";
+    if let Some(r) = needs(sc.driver.as_ref(), Capability::Persistence, "persistence") {
+        sc.drop_spec(s, text, r);
+    } else {
+        let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
+        s.it(text, move |cx| {
+            let (driver, pattern) = (driver.clone(), pattern.clone());
+            async move {
+                let config = volume::setup(&cx, &driver).await?;
+                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                volume::run_script(&cx, &config, "writer", &vol.source, &format!(
+                    "mkdir -p {MOUNT_PATH}/dir && echo 'Hello from {}' > {MOUNT_PATH}/dir/index.html && sync",
+                    config.prefix
+                ))
+                .await?;
+                let out = volume::run_script(&cx, &config, "reader", &vol.source, &format!("cat {MOUNT_PATH}/dir/index.html")).await?;
+                expect(out.trim().to_string()).described_as("content read by a second pod").to_equal(format!("Hello from {}", config.prefix))?;
+                Ok(())
+            }
+        });
+    }
+    let text = "should allow exec of files on the volume";
+    if let Some(r) = needs(
+        sc.driver.as_ref(),
+        Capability::Exec,
+        "executing files on the volume",
+    ) {
+        sc.drop_spec(s, text, r);
+    } else {
+        let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
+        s.it(text, move |cx| {
+            let (driver, pattern) = (driver.clone(), pattern.clone());
+            async move {
+                let config = volume::setup(&cx, &driver).await?;
+                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let out = volume::run_script(&cx, &config, "exec", &vol.source, &format!(
+                    "printf '#!/bin/sh\\necho Hello from exec\\n' > {MOUNT_PATH}/script.sh && chmod +x {MOUNT_PATH}/script.sh && {MOUNT_PATH}/script.sh"
+                ))
+                .await?;
+                expect(out.trim().to_string()).to_equal("Hello from exec".to_string())?;
+                Ok(())
+            }
+        });
+    }
+}

@@ -1,0 +1,535 @@
+//! What suites do with volumes: storage classes and claims for a pattern, pods that run a
+//! script against mounted volumes and report through their logs, snapshots, and the cleanup
+//! that removes a spec's volumes while its driver still runs.
+
+use crate::driver::{PerTestConfig, TestDriver};
+use crate::pattern::{TestPattern, VolMode, VolType};
+use anyhow::{Context as _, bail};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, LogParams, PostParams};
+use kube_e2e::SpecContext;
+use kube_e2e::conditions::{self, Progress};
+use kube_e2e::images::Image;
+use kube_e2e::prelude::eventually;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where pods mount the test volume.
+pub const MOUNT_PATH: &str = "/mnt/volume1";
+
+/// The `snapshot.storage.k8s.io/v1` resource of `kind` (`VolumeSnapshot`, …).
+pub fn snapshot_resource(kind: &str) -> ApiResource {
+    ApiResource {
+        group: "snapshot.storage.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "snapshot.storage.k8s.io/v1".into(),
+        kind: kind.into(),
+        plural: format!("{}s", kind.to_lowercase()),
+    }
+}
+
+/// Prepares the driver for the spec and registers the cleanup that deletes the spec's pods,
+/// snapshots and claims — and waits for their volumes to go — before the driver is removed.
+///
+/// # Errors
+///
+/// The driver's `prepare` failing.
+pub async fn setup(
+    cx: &SpecContext,
+    driver: &Arc<dyn TestDriver>,
+) -> anyhow::Result<PerTestConfig> {
+    let f = cx.framework()?;
+    cx.by(format!("preparing driver {}", driver.driver_info().name));
+    let config = driver.prepare(f).await?;
+    let drain_config = config.clone();
+    cx.defer_cleanup(move || async move { drain(&drain_config).await });
+    Ok(config)
+}
+
+async fn drain(config: &PerTestConfig) -> anyhow::Result<()> {
+    let f = &config.framework;
+    let timeout = f.timeouts().pv_delete;
+    let dp = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..DeleteParams::background()
+    };
+    let pods: Api<Pod> = f.api();
+    pods.delete_collection(&dp, &ListParams::default()).await?;
+    let snapshots: Api<DynamicObject> = Api::namespaced_with(
+        f.client().clone(),
+        f.namespace(),
+        &snapshot_resource("VolumeSnapshot"),
+    );
+    // The snapshot CRDs are missing on clusters without snapshot support.
+    let _ = snapshots
+        .delete_collection(&DeleteParams::background(), &ListParams::default())
+        .await;
+    let claims: Api<PersistentVolumeClaim> = f.api();
+    claims
+        .delete_collection(&DeleteParams::background(), &ListParams::default())
+        .await?;
+    let ns = f.namespace().to_string();
+    let pvs: Api<PersistentVolume> = f.api_all();
+    let contents: Api<DynamicObject> = Api::all_with(
+        f.client().clone(),
+        &snapshot_resource("VolumeSnapshotContent"),
+    );
+    let driver = config.driver_name.clone();
+    eventually(
+        format!("volumes and snapshot contents of namespace {ns} to be deleted"),
+        || async {
+            let left: Vec<String> = pvs
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .filter(|pv| {
+                    pv.spec
+                        .as_ref()
+                        .and_then(|s| s.claim_ref.as_ref())
+                        .and_then(|c| c.namespace.as_deref())
+                        == Some(ns.as_str())
+                })
+                .filter_map(|pv| pv.metadata.name)
+                .collect();
+            let mut retained = Vec::new();
+            if let Ok(list) = contents.list(&ListParams::default()).await {
+                for c in list.items {
+                    let mine = c.data["spec"]["volumeSnapshotRef"]["namespace"].as_str()
+                        == Some(ns.as_str())
+                        && c.data["spec"]["driver"].as_str() == Some(driver.as_str());
+                    if mine && let Some(name) = c.metadata.name {
+                        // Retained contents stay until deleted by hand.
+                        let _ = contents.delete(&name, &DeleteParams::background()).await;
+                        retained.push(name);
+                    }
+                }
+            }
+            anyhow::ensure!(
+                left.is_empty() && retained.is_empty(),
+                "left: volumes {left:?}, snapshot contents {retained:?}"
+            );
+            Ok(())
+        },
+    )
+    .timeout(timeout)
+    .await?;
+    Ok(())
+}
+
+/// A volume made for one spec from a pattern: the storage class and claim behind it (when
+/// the pattern uses them) and the pod volume source.
+#[derive(Clone, Debug)]
+pub struct TestVolume {
+    /// The storage class created for the spec, if any.
+    pub storage_class: Option<StorageClass>,
+    /// The claim's name for `DynamicPV`.
+    pub claim: Option<String>,
+    /// The `volumes[]` entry minus its name.
+    pub source: Value,
+}
+
+/// Creates the spec's storage class from the driver, adjusted to the pattern.
+///
+/// # Errors
+///
+/// The driver has no dynamic provisioning, or the API refuses the class.
+pub async fn create_storage_class(
+    driver: &dyn TestDriver,
+    config: &PerTestConfig,
+    pattern: &TestPattern,
+    allow_expansion: Option<bool>,
+) -> anyhow::Result<StorageClass> {
+    let dynamic = driver
+        .as_dynamic_pv()
+        .context("the driver has no dynamic provisioning")?;
+    let mut sc = dynamic.storage_class(config, &pattern.fs_type).await?;
+    if let Some(b) = pattern.binding_mode {
+        sc.volume_binding_mode = Some(b.as_str().into());
+    }
+    sc.allow_volume_expansion = Some(allow_expansion.unwrap_or(pattern.allow_expansion));
+    if !pattern.fs_type.is_empty() && pattern.vol_mode == VolMode::Filesystem {
+        sc.parameters
+            .get_or_insert_with(Default::default)
+            .insert("csi.storage.k8s.io/fstype".into(), pattern.fs_type.clone());
+    }
+    let f = &config.framework;
+    let api: Api<StorageClass> = f.api_all();
+    let created = api
+        .create(&PostParams::default(), &sc)
+        .await
+        .with_context(|| {
+            format!(
+                "creating storage class {}",
+                sc.metadata.name.clone().unwrap_or_default()
+            )
+        })?;
+    let name = created.metadata.name.clone().unwrap_or_default();
+    if let Some(cx) = f.spec_context() {
+        let api = api.clone();
+        cx.defer_cleanup(move || async move {
+            match api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) | Err(kube::Error::Api(_)) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        });
+    }
+    Ok(created)
+}
+
+/// The claim object (not created) for `class` with `size`, optionally from a data source
+/// (`{"kind": "VolumeSnapshot", "apiGroup": …, "name": …}`).
+pub fn claim(
+    name: &str,
+    class: &str,
+    access_mode: &str,
+    size: &str,
+    mode: VolMode,
+    data_source: Option<Value>,
+) -> anyhow::Result<PersistentVolumeClaim> {
+    let mut spec = json!({
+        "storageClassName": class,
+        "accessModes": [access_mode],
+        "volumeMode": match mode { VolMode::Filesystem => "Filesystem", VolMode::Block => "Block" },
+        "resources": {"requests": {"storage": size}},
+    });
+    if let Some(ds) = data_source {
+        spec["dataSource"] = ds;
+    }
+    Ok(serde_json::from_value(
+        json!({"metadata": {"name": name}, "spec": spec}),
+    )?)
+}
+
+/// Creates a claim in the spec's namespace.
+///
+/// # Errors
+///
+/// The API refusing it.
+pub async fn create_claim(
+    config: &PerTestConfig,
+    claim: &PersistentVolumeClaim,
+) -> anyhow::Result<PersistentVolumeClaim> {
+    let api: Api<PersistentVolumeClaim> = config.framework.api();
+    api.create(&PostParams::default(), claim)
+        .await
+        .with_context(|| {
+            format!(
+                "creating claim {}",
+                claim.metadata.name.clone().unwrap_or_default()
+            )
+        })
+}
+
+/// Creates the volume a pattern describes: a class and a bound-or-pending claim for
+/// `DynamicPV`, a class and a claim template for generic ephemeral volumes, attributes for
+/// CSI inline volumes.
+///
+/// # Errors
+///
+/// Unsupported volume types and API errors.
+pub async fn create_volume(
+    driver: &dyn TestDriver,
+    config: &PerTestConfig,
+    pattern: &TestPattern,
+) -> anyhow::Result<TestVolume> {
+    let info = driver.driver_info();
+    match pattern.vol_type {
+        VolType::DynamicPv => {
+            let sc = create_storage_class(driver, config, pattern, None).await?;
+            let class = sc.metadata.name.clone().unwrap_or_default();
+            let name = format!("{}-claim", config.prefix);
+            let c = claim(
+                &name,
+                &class,
+                &info.access_mode(),
+                &info.claim_size(),
+                pattern.vol_mode,
+                None,
+            )?;
+            create_claim(config, &c).await?;
+            Ok(TestVolume {
+                storage_class: Some(sc),
+                claim: Some(name.clone()),
+                source: json!({"persistentVolumeClaim": {"claimName": name}}),
+            })
+        }
+        VolType::GenericEphemeral => {
+            let sc = create_storage_class(driver, config, pattern, None).await?;
+            let class = sc.metadata.name.clone().unwrap_or_default();
+            let c = claim(
+                "unused",
+                &class,
+                &info.access_mode(),
+                &info.claim_size(),
+                pattern.vol_mode,
+                None,
+            )?;
+            Ok(TestVolume {
+                storage_class: Some(sc),
+                claim: None,
+                source: json!({"ephemeral": {"volumeClaimTemplate": {"spec": c.spec}}}),
+            })
+        }
+        VolType::CsiInline => {
+            let eph = driver
+                .as_ephemeral()
+                .context("the driver has no CSI inline volumes")?;
+            let v = eph.volume(config, 0);
+            Ok(TestVolume {
+                storage_class: None,
+                claim: None,
+                source: json!({"csi": {
+                    "driver": eph.csi_driver_name(config),
+                    "readOnly": v.read_only,
+                    "volumeAttributes": v.attributes,
+                }}),
+            })
+        }
+        other => bail!("volume type {other:?} is not implemented yet"),
+    }
+}
+
+/// A busybox pod (root, privileged namespace) that mounts `volumes` under `/mnt/<name>` and
+/// runs `script`; pinned as the driver asks.
+pub fn pod(
+    config: &PerTestConfig,
+    name: &str,
+    volumes: &[(&str, &Value)],
+    script: &str,
+) -> anyhow::Result<Pod> {
+    let f = &config.framework;
+    let mut vols = Vec::new();
+    let mut mounts = Vec::new();
+    for (vname, source) in volumes {
+        let mut v = (*source).clone();
+        v["name"] = json!(vname);
+        vols.push(v);
+        mounts.push(json!({"name": vname, "mountPath": format!("/mnt/{vname}")}));
+    }
+    let mut spec = json!({
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{
+            "name": "main",
+            "image": f.image(Image::Busybox),
+            "command": ["sh", "-c", script],
+            "volumeMounts": mounts,
+        }],
+        "volumes": vols,
+    });
+    if let Some(node) = &config.client_node.name {
+        spec["nodeName"] = json!(node);
+    }
+    if !config.client_node.selector.is_empty() {
+        spec["nodeSelector"] = json!(config.client_node.selector);
+    }
+    Ok(serde_json::from_value(
+        json!({"metadata": {"name": name}, "spec": spec}),
+    )?)
+}
+
+/// Runs `script` in a pod with the spec volume at [`MOUNT_PATH`], waits for it to succeed,
+/// deletes it (so the volume is unmounted) and returns its output.
+///
+/// # Errors
+///
+/// The pod failing (its output is in the error) or not finishing in `pod_start`.
+pub async fn run_script(
+    cx: &SpecContext,
+    config: &PerTestConfig,
+    name: &str,
+    source: &Value,
+    script: &str,
+) -> anyhow::Result<String> {
+    let p = pod(
+        config,
+        name,
+        &[("volume1", source)],
+        &format!("set -e; {script}"),
+    )?;
+    run_pod(cx, config, p).await
+}
+
+/// Creates `pod`, waits until it succeeds, returns its log and deletes it.
+///
+/// # Errors
+///
+/// The pod failing (with its log) or timing out.
+pub async fn run_pod(cx: &SpecContext, config: &PerTestConfig, pod: Pod) -> anyhow::Result<String> {
+    let f = &config.framework;
+    let api: Api<Pod> = f.api();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    cx.by(format!("running pod {name}"));
+    api.create(&PostParams::default(), &pod)
+        .await
+        .with_context(|| format!("creating pod {name}"))?;
+    let waited = conditions::wait_for(
+        &api,
+        &name,
+        &format!("pod {name} to succeed"),
+        f.timeouts().pod_start,
+        Some(cx.cancellation_token()),
+        conditions::pod_succeeded,
+    )
+    .await;
+    let log = api
+        .logs(&name, &LogParams::default())
+        .await
+        .unwrap_or_else(|e| format!("<no log: {e}>"));
+    if let Err(e) = waited {
+        bail!("{e}; log of pod {name}:\n{log}");
+    }
+    delete_pod(config, &name).await?;
+    Ok(log)
+}
+
+/// Deletes a pod and waits until it is gone (its volumes are unmounted then).
+///
+/// # Errors
+///
+/// API errors or a pod that does not go within `pod_delete`.
+pub async fn delete_pod(config: &PerTestConfig, name: &str) -> anyhow::Result<()> {
+    let f = &config.framework;
+    let api: Api<Pod> = f.api();
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) | Err(kube::Error::Api(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    conditions::wait_for(
+        &api,
+        name,
+        &format!("pod {name} to be deleted"),
+        f.timeouts().pod_delete,
+        None,
+        conditions::deleted,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Waits for a claim to be bound.
+///
+/// # Errors
+///
+/// Timing out after `claim_provision`.
+pub async fn wait_bound(
+    config: &PerTestConfig,
+    name: &str,
+) -> anyhow::Result<PersistentVolumeClaim> {
+    let f = &config.framework;
+    let api: Api<PersistentVolumeClaim> = f.api();
+    let pvc = conditions::wait_for(
+        &api,
+        name,
+        &format!("claim {name} to be bound"),
+        f.timeouts().claim_provision,
+        None,
+        conditions::pvc_bound,
+    )
+    .await?;
+    pvc.with_context(|| format!("claim {name} vanished"))
+}
+
+/// Creates a VolumeSnapshot of `claim` with the driver's class (created too, with the
+/// pattern's deletion policy) and waits until it is ready to use; returns the snapshot.
+///
+/// # Errors
+///
+/// No snapshot support, API errors, or not ready within `snapshot_create`.
+pub async fn create_snapshot(
+    cx: &SpecContext,
+    driver: &dyn TestDriver,
+    config: &PerTestConfig,
+    claim: &str,
+    deletion_policy: &str,
+) -> anyhow::Result<DynamicObject> {
+    let f = &config.framework;
+    let snapshottable = driver
+        .as_snapshottable()
+        .context("the driver has no snapshot class")?;
+    let mut class = snapshottable
+        .snapshot_class(config, Default::default())
+        .await?;
+    class.data["deletionPolicy"] = json!(deletion_policy);
+    let classes: Api<DynamicObject> = Api::all_with(
+        f.client().clone(),
+        &snapshot_resource("VolumeSnapshotClass"),
+    );
+    let class = classes
+        .create(&PostParams::default(), &class)
+        .await
+        .context("creating the snapshot class")?;
+    let class_name = class.metadata.name.clone().unwrap_or_default();
+    {
+        let (classes, name) = (classes.clone(), class_name.clone());
+        cx.defer_cleanup(move || async move {
+            let _ = classes.delete(&name, &DeleteParams::default()).await;
+            Ok(())
+        });
+    }
+    let snapshots: Api<DynamicObject> = Api::namespaced_with(
+        f.client().clone(),
+        f.namespace(),
+        &snapshot_resource("VolumeSnapshot"),
+    );
+    let name = format!("{claim}-snapshot");
+    let mut snap = DynamicObject::new(&name, &snapshot_resource("VolumeSnapshot"));
+    snap.data = json!({"spec": {
+        "volumeSnapshotClassName": class_name,
+        "source": {"persistentVolumeClaimName": claim},
+    }});
+    cx.by(format!("creating snapshot {name} of claim {claim}"));
+    snapshots
+        .create(&PostParams::default(), &snap)
+        .await
+        .context("creating the snapshot")?;
+    let ready = conditions::wait_for(
+        &snapshots,
+        &name,
+        &format!("snapshot {name} to be ready to use"),
+        f.timeouts().snapshot_create,
+        Some(cx.cancellation_token()),
+        |s: Option<&DynamicObject>| match s {
+            Some(s) if s.data["status"]["readyToUse"].as_bool() == Some(true) => Progress::Done,
+            Some(s) => match s.data["status"]["error"]["message"].as_str() {
+                Some(m) => Progress::Waiting(format!("snapshot error: {m}")),
+                None => Progress::Waiting("not ready to use yet".into()),
+            },
+            None => Progress::Waiting("not found".into()),
+        },
+    )
+    .await?;
+    ready.context("the snapshot vanished")
+}
+
+/// A `dataSource` naming a VolumeSnapshot.
+pub fn snapshot_source(name: &str) -> Value {
+    json!({"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": name})
+}
+
+/// A `dataSource` naming a claim (a clone).
+pub fn claim_source(name: &str) -> Value {
+    json!({"kind": "PersistentVolumeClaim", "name": name})
+}
+
+/// The shell text that writes `content` to `file` under the mounted volume and syncs.
+pub fn write_file(file: &str, content: &str) -> String {
+    format!("echo '{content}' > {MOUNT_PATH}/{file} && sync")
+}
+
+/// Polls until `f` holds, for conditions with no watchable object.
+///
+/// # Errors
+///
+/// Timing out.
+pub async fn poll_until<F, Fut>(what: &str, timeout: Duration, f: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut + Send,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    eventually(what.to_string(), f).timeout(timeout).await?;
+    Ok(())
+}

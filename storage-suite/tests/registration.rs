@@ -1,0 +1,80 @@
+//! Registration of the csi-hostpath driver with the CSI suites: what is registered, what is
+//! left out and why — the same data `--dry-run` prints. No cluster needed.
+
+use std::sync::Arc;
+
+use kube_e2e::Registry;
+use kube_e2e_storage::{CsiHostpathDriver, register_driver, suites};
+
+fn spec_set() -> kube_e2e::SpecSet {
+    let mut registry = Registry::new();
+    registry.add(|s| {
+        register_driver(
+            s,
+            "CSI Volumes",
+            Arc::new(CsiHostpathDriver::new()),
+            &suites::csi_suites(),
+        )
+    });
+    match registry.build() {
+        Ok(set) => set,
+        Err(errors) => panic!("definition errors: {errors}"),
+    }
+}
+
+#[test]
+fn every_supported_combination_is_registered_once_with_upstream_naming() {
+    let set = spec_set();
+    let names: Vec<&str> = set.specs.iter().map(|s| s.info.name.as_str()).collect();
+    assert_eq!(names.len(), 14, "registered specs: {names:#?}");
+    for name in &names {
+        assert!(
+            name.starts_with("[sig-storage] CSI Volumes [Driver: csi-hostpath] [Testpattern: "),
+            "{name}"
+        );
+    }
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "names are unique");
+    for suite in [
+        "provisioning",
+        "volumes",
+        "volumeIO",
+        "subPath",
+        "volume-expand",
+        "ephemeral",
+        "read-write-once-pod",
+    ] {
+        assert!(
+            names.iter().any(|n| n.contains(&format!("] {suite} "))),
+            "suite {suite} has specs"
+        );
+    }
+}
+
+#[test]
+fn unsupported_combinations_are_dropped_with_their_reasons() {
+    let set = spec_set();
+    let reasons: Vec<String> = set
+        .unregistered
+        .iter()
+        .map(|u| format!("{}: {}", u.name, u.reason))
+        .collect();
+    assert!(reasons.len() >= 30, "dropped: {reasons:#?}");
+    let has = |needle: &str| reasons.iter().any(|r| r.contains(needle));
+    assert!(has(
+        "[Testpattern: Dynamic PV (xfs)] volumes: driver csi-hostpath does not support fs type xfs"
+    ));
+    assert!(has("does not support block volumes (capability `block`)"));
+    assert!(has("does not provide pre-provisioned PVs"));
+    assert!(has("does not provide inline volumes"));
+    assert!(has("snapshottable: known failure on csi-hostpath"));
+    // Nothing both registered and dropped.
+    for spec in &set.specs {
+        assert!(
+            !set.unregistered.iter().any(|u| u.name == spec.info.name),
+            "{} is registered and dropped",
+            spec.info.name
+        );
+    }
+}
