@@ -11,6 +11,15 @@ use kube_e2e_cluster::images;
 use kube_e2e_cluster::process::ProcessState;
 use kube_e2e_cluster::{ClusterOptions, LocalCluster, NodeMode, UpOutcome, default_state_dir};
 
+/// `println!` that ignores a closed stdout (`kube-e2e-cluster status | head`) instead of
+/// panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// A real single-node Kubernetes cluster on this machine, built from package registries.
 #[derive(Debug, Parser)]
 #[command(name = "kube-e2e-cluster", version)]
@@ -158,7 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = options(&cli, args);
             let (cluster, _) = up(&options).await?;
             print_status(&cluster);
-            println!("{}", cluster.kubeconfig_path().display());
+            out!("{}", cluster.kubeconfig_path().display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Down => {
@@ -181,7 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => {
             let dir = state_dir(&cli);
             let Some(cluster) = LocalCluster::load(&dir)? else {
-                println!("no cluster in {}", dir.display());
+                out!("no cluster in {}", dir.display());
                 return Ok(ExitCode::from(3));
             };
             Ok(if print_status(&cluster) {
@@ -198,7 +207,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     dir.display()
                 );
             };
-            println!("{}", cluster.kubeconfig_path().display());
+            out!("{}", cluster.kubeconfig_path().display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Assets { verify, all } => {
@@ -207,7 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cache.ensure(wanted, &mut |l| progress(l))?;
             if *verify {
                 for line in cache.verify(wanted)? {
-                    println!("{line}");
+                    out!("{line}");
                 }
             } else {
                 for asset in wanted {
@@ -221,24 +230,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             )
                         })
                         .unwrap_or_default();
-                    println!("{:<24} {built}", asset.binary_name());
+                    out!("{:<24} {built}", asset.binary_name());
                 }
             }
-            println!("{}", cache.bin_dir().display());
+            out!("{}", cache.bin_dir().display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Images => {
             let cache = cache(&cli);
             let built = images::build_standard(cache.root())?;
             for image in &built {
-                println!(
+                out!(
                     "{:<8} {} {}",
                     image.image.short_name(),
                     &image.info.config_digest,
                     image.archive.display()
                 );
                 for name in &image.info.names {
-                    println!("         {name}");
+                    out!("         {name}");
                 }
             }
             let dir = state_dir(&cli);
@@ -250,13 +259,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 for image in &built {
                     images::import(ctr, &socket, &image.archive)?;
                 }
-                println!(
+                out!(
                     "imported into the node's containerd ({}):",
                     socket.display()
                 );
                 for name in images::list(ctr, &socket)? {
                     if !name.starts_with("sha256:") {
-                        println!("  {name}");
+                        out!("  {name}");
                     }
                 }
             }
@@ -309,7 +318,7 @@ async fn run_child(cluster: &LocalCluster, command: &[String]) -> anyhow::Result
 
 /// Print a line per component; returns whether all run.
 fn print_status(cluster: &LocalCluster) -> bool {
-    println!(
+    out!(
         "cluster {} (Kubernetes {KUBERNETES_VERSION}) at {}",
         cluster.state_dir().display(),
         cluster.server_url()
@@ -317,16 +326,16 @@ fn print_status(cluster: &LocalCluster) -> bool {
     let mut healthy = true;
     for component in cluster.status() {
         match component.state {
-            ProcessState::Running(pid) => println!("  {:<24} running (pid {pid})", component.name),
+            ProcessState::Running(pid) => out!("  {:<24} running (pid {pid})", component.name),
             ProcessState::Exited => {
                 healthy = false;
-                println!(
+                out!(
                     "  {:<24} EXITED; log {}",
                     component.name,
                     component.log.display()
                 );
                 for line in component.log_tail.unwrap_or_default().lines() {
-                    println!("    | {line}");
+                    out!("    | {line}");
                 }
             }
         }
