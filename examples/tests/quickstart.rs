@@ -173,7 +173,11 @@ fn api_machinery(s: &mut Container) {
             .await?;
             Ok(())
         })
-        .tag(Tag::Conformance);
+        .conformance(ConformanceMeta {
+            testname: "ConfigMap, consistently readable",
+            description: "A created ConfigMap MUST keep returning the data it was created with.",
+            release: "v1.9",
+        });
     })
     .tag(sig("api-machinery"));
 }

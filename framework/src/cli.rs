@@ -119,6 +119,22 @@ pub struct RunFlags {
     /// Write `junit_01.xml`, `e2e.log` and `report.json` into DIR.
     #[arg(long, env = "KUBE_E2E_REPORT_DIR", value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Print the conformance specs' metadata (testname, codename, description, release, file)
+    /// as YAML, like upstream's `conformance.yaml`, and run nothing.
+    #[arg(long, env = "KUBE_E2E_LIST_CONFORMANCE")]
+    pub list_conformance: bool,
+    /// A preset selection, as Sonobuoy's: `certified-conformance` (every `[Conformance]`
+    /// spec), `non-disruptive-conformance` (without `[Disruptive]`) or `quick` (one spec).
+    #[arg(long, env = "KUBE_E2E_MODE", value_name = "MODE", value_parser = crate::conformance::parse_mode)]
+    pub mode: Option<crate::conformance::Mode>,
+    /// Run as a Sonobuoy plugin: write the reports into the results directory, pack them into
+    /// `results.tar.gz` and write its path into the `done` file there.
+    #[arg(long, env = "SONOBUOY")]
+    pub sonobuoy: bool,
+    /// The Sonobuoy results directory (default: `SONOBUOY_RESULTS_DIR`, else `RESULTS_DIR`,
+    /// else `/tmp/sonobuoy/results`).
+    #[arg(long, value_name = "DIR")]
+    pub sonobuoy_results_dir: Option<PathBuf>,
     /// YAML config file with `runner.<flag>` and parameter keys.
     #[arg(long, env = "KUBE_E2E_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,

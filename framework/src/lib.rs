@@ -19,7 +19,11 @@
 //!             ensure!(!ns.is_empty(), "no namespace");
 //!             Ok(())
 //!         })
-//!         .tag(Tag::Conformance);
+//!         .conformance(ConformanceMeta {
+//!             testname: "ConfigMap, from environment field",
+//!             description: "A ConfigMap key MUST be readable through an environment variable.",
+//!             release: "v1.9",
+//!         });
 //!     })
 //!     .tag(sig("node"));
 //! }
@@ -36,7 +40,8 @@
 //! The pieces: [`spec`] (authoring), [`tag`] (typed tags), [`registry`] (registration and
 //! definition errors), [`filter`] (the label-filter grammar), [`select`] (focus, skip, shard,
 //! order), [`runner`] (execution and exit codes), [`report`] (JUnit, JSON, `e2e.log`),
-//! [`param`] and [`config`] (settings), [`interrupt`] (signals).
+//! [`param`] and [`config`] (settings), [`interrupt`] (signals), [`conformance`] (metadata,
+//! `--list-conformance`, modes), [`sonobuoy`] (the plugin contract), [`merge`] (sharded reports).
 //!
 //! On the cluster: [`framework`] (the per-spec [`Framework`]: client, namespaces, teardown),
 //! [`session`] and [`provider`] (connection, `local` cluster), [`namespace`], [`dump`],
@@ -46,6 +51,7 @@
 pub mod cli;
 pub mod conditions;
 pub mod config;
+pub mod conformance;
 pub mod context;
 pub mod dump;
 pub mod eventually;
@@ -56,6 +62,7 @@ pub mod framework;
 pub mod images;
 pub mod interrupt;
 pub mod manifest;
+pub mod merge;
 pub mod namespace;
 pub mod param;
 pub mod patch;
@@ -66,6 +73,7 @@ pub mod runner;
 pub mod select;
 pub mod session;
 pub mod skip;
+pub mod sonobuoy;
 pub mod spec;
 pub mod tag;
 pub mod testfiles;
@@ -88,6 +96,7 @@ pub use anyhow;
 
 /// Everything a spec file needs, in one `use`.
 pub mod prelude {
+    pub use crate::conformance::ConformanceMeta;
     pub use crate::context::SpecContext;
     pub use crate::eventually::{consistently, eventually, stop_trying};
     pub use crate::expect::{

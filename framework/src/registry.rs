@@ -106,6 +106,16 @@ pub enum DefinitionError {
         /// Why it is not allowed there.
         reason: String,
     },
+    /// A `[Conformance]` spec has no (or bad) conformance metadata.
+    #[error("conformance spec `{name}` at {location} {reason}")]
+    Conformance {
+        /// The full spec name.
+        name: String,
+        /// `file:line`.
+        location: String,
+        /// What is missing or wrong.
+        reason: String,
+    },
     /// A generator returned an error.
     #[error("spec generator `{origin}` failed: {message}")]
     Generator {
@@ -148,6 +158,8 @@ pub struct SpecInfo {
     pub serial: bool,
     /// Name of the ordered container, if in one.
     pub ordered_container: Option<String>,
+    /// Conformance metadata (`[Conformance]` specs only).
+    pub conformance: Option<crate::conformance::ConformanceMeta>,
 }
 
 /// A registered spec ready to run.
@@ -418,6 +430,21 @@ fn flatten(
             });
         }
         let labels = Labels::new(tags.iter().map(Tag::label));
+        let conformance_problem = match (&node.conformance, labels.contains("Conformance")) {
+            (None, true) => Some(
+                "has no conformance metadata; define it with `.conformance(ConformanceMeta { testname, description, release })`"
+                    .to_string(),
+            ),
+            (Some(meta), _) => meta.problem().map(|p| format!("has bad metadata: {p}")),
+            (None, false) => None,
+        };
+        if let Some(reason) = conformance_problem {
+            errors.push(DefinitionError::Conformance {
+                name: name.clone(),
+                location: loc(node.location),
+                reason,
+            });
+        }
         let serial = labels.contains("Serial") || labels.contains("Disruptive");
         let group = group_node.map(|(g, gname)| {
             group_of
@@ -445,6 +472,7 @@ fn flatten(
                 timeout,
                 serial,
                 ordered_container: group.as_ref().map(|g| g.1.name.clone()),
+                conformance: node.conformance,
             },
             setup,
             teardown,
@@ -470,7 +498,11 @@ mod tests {
         r.add(|s| {
             s.describe("ConfigMap", |s| {
                 s.it("should be consumable via environment variable", ok)
-                    .tag(Tag::Conformance);
+                    .conformance(crate::conformance::ConformanceMeta {
+                        testname: "ConfigMap, from environment field",
+                        description: "A ConfigMap key MUST be readable from the environment.",
+                        release: "v1.9",
+                    });
                 s.context("with SELinux", |s| {
                     s.it("mounts", ok);
                 })

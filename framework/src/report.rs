@@ -351,6 +351,7 @@ mod tests {
             timeout: None,
             serial: false,
             ordered_container: None,
+            conformance: None,
         }
     }
 

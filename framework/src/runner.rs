@@ -162,8 +162,29 @@ impl Runner {
         })
     }
 
-    /// Builds, selects, runs and reports; returns the exit code.
-    pub fn run(self, registry: Registry) -> i32 {
+    /// Builds, selects, runs and reports; returns the exit code. With `--sonobuoy` the reports
+    /// go to the plugin's results directory, which is packed and announced in its `done` file
+    /// whatever the outcome.
+    pub fn run(mut self, registry: Registry) -> i32 {
+        if !self.cli.run.sonobuoy {
+            return self.run_suite(registry);
+        }
+        let dir = crate::sonobuoy::results_dir(self.cli.run.sonobuoy_results_dir.as_deref());
+        self.cli.run.report_dir = Some(dir.clone());
+        let code = self.run_suite(registry);
+        match crate::sonobuoy::finish(&dir) {
+            Ok(tarball) => {
+                eprintln!("sonobuoy: results in {}", tarball.display());
+                code
+            }
+            Err(e) => {
+                eprintln!("error: failed to hand the results to Sonobuoy: {e}");
+                EXIT_FAILED
+            }
+        }
+    }
+
+    fn run_suite(self, registry: Registry) -> i32 {
         let set = match registry.build() {
             Ok(s) => s,
             Err(e) => {
@@ -171,6 +192,13 @@ impl Runner {
                 return EXIT_CONFIG_ERROR;
             }
         };
+        if self.cli.run.list_conformance {
+            print!(
+                "{}",
+                crate::conformance::to_yaml(&crate::conformance::entries(&set))
+            );
+            return EXIT_SUCCESS;
+        }
         let sel = match select(&set, &self.cli.run) {
             Ok(s) => s,
             Err(e) => {

@@ -111,7 +111,8 @@ pub fn select(set: &SpecSet, flags: &RunFlags) -> Result<Selection, SelectionErr
         .as_deref()
         .map(LabelFilter::parse)
         .transpose()?;
-    let any_filter = !focus.is_empty() || !skip.is_empty() || label.is_some();
+    let any_filter =
+        !focus.is_empty() || !skip.is_empty() || label.is_some() || flags.mode.is_some();
 
     let mut units: Vec<Unit> = Vec::new();
     let mut group_unit: HashMap<usize, usize> = HashMap::new();
@@ -120,7 +121,8 @@ pub fn select(set: &SpecSet, flags: &RunFlags) -> Result<Selection, SelectionErr
         let name = &spec.info.name;
         let chosen = (focus.is_empty() || focus.iter().any(|r| r.is_match(name)))
             && !skip.iter().any(|r| r.is_match(name))
-            && label.as_ref().is_none_or(|f| f.matches(&spec.info.labels));
+            && label.as_ref().is_none_or(|f| f.matches(&spec.info.labels))
+            && flags.mode.is_none_or(|m| m.selects(&spec.info));
         if !chosen {
             continue;
         }
@@ -170,6 +172,7 @@ pub fn select(set: &SpecSet, flags: &RunFlags) -> Result<Selection, SelectionErr
                 .iter()
                 .map(|f| format!("--label-filter {f:?}")),
         );
+        given.extend(flags.mode.iter().map(|m| format!("--mode {m}")));
         given.extend(
             flags
                 .shard
@@ -224,7 +227,12 @@ mod tests {
                 for i in 0..20 {
                     s.it(format!("spec {i:02}"), ok);
                 }
-                s.it("conformant", ok).tag(Tag::Conformance);
+                s.it("conformant", ok)
+                    .conformance(crate::conformance::ConformanceMeta {
+                        testname: "Pods, conformant",
+                        description: "A pod MUST conform.",
+                        release: "v1.9",
+                    });
                 s.it("serial one", ok).tag(Tag::Serial);
                 s.it("breaks things", ok).tag(Tag::Disruptive);
                 s.it("flaky", ok).tag(Tag::Flaky);

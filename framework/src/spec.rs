@@ -11,6 +11,7 @@
 //! `before_each` or the body, the remaining setup is skipped but every `just_after_each`,
 //! `after_each` and cleanup still runs.
 
+use crate::conformance::ConformanceMeta;
 use crate::context::{BoxFuture, SpecContext};
 use crate::tag::Tag;
 use std::fmt;
@@ -72,6 +73,7 @@ pub(crate) struct Node {
     pub ordered: bool,
     pub timeout: Option<Duration>,
     pub hooks: Vec<Hook>,
+    pub conformance: Option<ConformanceMeta>,
 }
 
 /// A combination a generator decided not to register, with the reason; `--dry-run` lists them.
@@ -100,6 +102,7 @@ impl Tree {
             ordered: false,
             timeout: None,
             hooks: Vec::new(),
+            conformance: None,
         };
         Tree {
             nodes: vec![root],
@@ -141,6 +144,17 @@ impl NodeHandle<'_> {
         self
     }
 
+    /// Marks a spec `[Conformance]` and attaches the metadata `--list-conformance` prints
+    /// (see [`crate::conformance`]). A `[Conformance]` spec without it is a definition error.
+    pub fn conformance(self, meta: ConformanceMeta) -> Self {
+        let node = &mut self.tree.nodes[self.node];
+        node.conformance = Some(meta);
+        if !node.tags.contains(&Tag::Conformance) {
+            node.tags.push(Tag::Conformance);
+        }
+        self
+    }
+
     /// Overrides the per-spec timeout (setup and body) for this node and everything below it.
     pub fn timeout(self, timeout: Duration) -> Self {
         self.tree.nodes[self.node].timeout = Some(timeout);
@@ -169,6 +183,7 @@ impl<'a> Container<'a> {
             ordered,
             timeout: None,
             hooks: Vec::new(),
+            conformance: None,
         });
         self.tree.nodes.len() - 1
     }

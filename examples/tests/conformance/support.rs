@@ -1,0 +1,139 @@
+//! Shared pieces of the conformance specs: busybox pods that pass the `restricted` pod-security
+//! level, waiting for a pod to finish, logs, and objects from JSON.
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{LogParams, PostParams};
+use kube_e2e::conditions::{Progress, wait_for};
+use kube_e2e::prelude::*;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// Deserializes an object written as JSON.
+pub fn object<K: DeserializeOwned>(value: Value) -> anyhow::Result<K> {
+    serde_json::from_value(value).context("building an object from JSON")
+}
+
+/// Fills in what the `restricted` pod-security level asks for (non-root, seccomp, no privilege
+/// escalation, no capabilities) where the spec does not say otherwise.
+fn restricted(mut spec: Value) -> Value {
+    let psc = spec
+        .as_object_mut()
+        .expect("pod spec is an object")
+        .entry("securityContext")
+        .or_insert_with(|| json!({}));
+    let psc = psc.as_object_mut().expect("securityContext is an object");
+    psc.entry("runAsNonRoot").or_insert(json!(true));
+    psc.entry("runAsUser").or_insert(json!(65534));
+    psc.entry("seccompProfile")
+        .or_insert(json!({"type": "RuntimeDefault"}));
+    for list in ["initContainers", "containers"] {
+        if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
+            for c in containers {
+                let c = c.as_object_mut().expect("container is an object");
+                let sc = c.entry("securityContext").or_insert_with(|| json!({}));
+                let sc = sc.as_object_mut().expect("securityContext is an object");
+                sc.entry("allowPrivilegeEscalation").or_insert(json!(false));
+                sc.entry("capabilities").or_insert(json!({"drop": ["ALL"]}));
+            }
+        }
+    }
+    spec
+}
+
+/// A busybox container running `sh -c script`.
+pub fn sh(f: &Framework, name: &str, script: &str) -> Value {
+    json!({"name": name, "image": f.image(Image::Busybox), "command": ["sh", "-c", script]})
+}
+
+/// A pod named `name` with `spec` (containers and the rest), made acceptable to the
+/// `restricted` pod-security level. Pods land on the real node: the simulated nodes are
+/// tainted and these pods carry no toleration.
+pub fn pod(name: &str, spec: Value) -> anyhow::Result<Pod> {
+    object(json!({"metadata": {"name": name}, "spec": restricted(spec)}))
+}
+
+/// A pod with one busybox container running `script` once (`restartPolicy: Never`).
+pub fn one_shot(f: &Framework, name: &str, script: &str) -> anyhow::Result<Pod> {
+    pod(
+        name,
+        json!({"restartPolicy": "Never", "containers": [sh(f, "main", script)]}),
+    )
+}
+
+/// Creates `pod` and waits until it has finished (Succeeded or Failed); returns it.
+pub async fn run_to_end(cx: &SpecContext, f: &Framework, pod: &Pod) -> anyhow::Result<Pod> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    cx.by(format!("running pod `{name}` to its end"));
+    f.api::<Pod>()
+        .create(&PostParams::default(), pod)
+        .await
+        .with_context(|| format!("creating pod `{name}`"))?;
+    let done = wait_for(
+        &f.api::<Pod>(),
+        &name,
+        &format!("pod `{name}` to finish"),
+        f.timeouts().pod_start,
+        Some(cx.cancellation_token()),
+        |p: Option<&Pod>| match p
+            .and_then(|p| p.status.as_ref())
+            .and_then(|s| s.phase.as_deref())
+        {
+            Some("Succeeded" | "Failed") => Progress::Done,
+            other => Progress::Waiting(format!("phase is {}", other.unwrap_or("unknown"))),
+        },
+    )
+    .await?;
+    done.context("the pod disappeared")
+}
+
+/// The phase of a pod.
+pub fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
+}
+
+/// Creates `pod`, waits for it to succeed, and returns the log of its container `main`.
+pub async fn output_of(cx: &SpecContext, f: &Framework, pod: &Pod) -> anyhow::Result<String> {
+    let done = run_to_end(cx, f, pod).await?;
+    let name = done.metadata.name.clone().unwrap_or_default();
+    let log = logs(f, &name, "main").await?;
+    ensure!(
+        phase(&done) == "Succeeded",
+        "pod `{name}` ended {}; its log:\n{log}",
+        phase(&done)
+    );
+    Ok(log)
+}
+
+/// The log of `container` in pod `name`.
+pub async fn logs(f: &Framework, name: &str, container: &str) -> anyhow::Result<String> {
+    f.api::<Pod>()
+        .logs(
+            name,
+            &LogParams {
+                container: Some(container.into()),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .with_context(|| format!("reading the log of {name}/{container}"))
+}
+
+/// The state of container `container` of a pod.
+pub fn terminated(
+    pod: &Pod,
+    container: &str,
+) -> Option<k8s_openapi::api::core::v1::ContainerStateTerminated> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == container)?
+        .state
+        .as_ref()?
+        .terminated
+        .clone()
+}

@@ -1,0 +1,23 @@
+//! The storage suites for the built-in csi-hostpath driver, defined in Rust: every suite ×
+//! pattern the driver supports, each spec deploying its own uniquely named copy of the driver.
+//!
+//! ```sh
+//! cargo test -p kube-e2e-examples --test csi-hostpath -- --dry-run      # what runs, what not and why
+//! cargo test -p kube-e2e-examples --test csi-hostpath -- --test-threads 4
+//! ```
+
+use kube_e2e::prelude::*;
+use kube_e2e_storage::{CsiHostpathDriver, register_driver, suites};
+use std::sync::Arc;
+
+fn csi_volumes(s: &mut Container) {
+    register_driver(
+        s,
+        "CSI Volumes",
+        Arc::new(CsiHostpathDriver::new()),
+        &suites::csi_suites(),
+    );
+}
+kube_e2e::specs!(csi_volumes);
+
+kube_e2e::main!();
