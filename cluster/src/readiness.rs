@@ -32,6 +32,30 @@ fn timeout(what: &str, deadline: Instant, started: Instant, last: String) -> Res
     Ok(())
 }
 
+/// Poll `probe` until it returns `Ok(())`, failing when a component exits or `deadline`
+/// passes (the error names `what` and the probe's last answer).
+async fn poll_until<F, Fut>(
+    what: &str,
+    components: &[ComponentRecord],
+    deadline: Instant,
+    mut probe: F,
+) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<(), String>>,
+{
+    let started = Instant::now();
+    loop {
+        let last = match probe().await {
+            Ok(()) => return Ok(()),
+            Err(last) => last,
+        };
+        check_alive(components)?;
+        timeout(what, deadline, started, last)?;
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Wait until 127.0.0.1:`port` accepts connections.
 ///
 /// # Errors
@@ -42,17 +66,13 @@ pub async fn wait_for_port(
     deadline: Instant,
     what: &str,
 ) -> Result<()> {
-    let started = Instant::now();
-    loop {
-        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-            Ok(_) => return Ok(()),
-            Err(e) => {
-                check_alive(components)?;
-                timeout(what, deadline, started, e.to_string())?;
-            }
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    poll_until(what, components, deadline, || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+    .await
 }
 
 /// Wait until the unix socket at `path` accepts connections.
@@ -65,17 +85,13 @@ pub async fn wait_for_socket(
     deadline: Instant,
     what: &str,
 ) -> Result<()> {
-    let started = Instant::now();
-    loop {
-        match tokio::net::UnixStream::connect(path).await {
-            Ok(_) => return Ok(()),
-            Err(e) => {
-                check_alive(components)?;
-                timeout(what, deadline, started, e.to_string())?;
-            }
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    poll_until(what, components, deadline, || async {
+        tokio::net::UnixStream::connect(path)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+    .await
 }
 
 /// Wait until node `name` exists and is Ready.
@@ -88,24 +104,17 @@ pub async fn wait_for_node(
     components: &[ComponentRecord],
     deadline: Instant,
 ) -> Result<()> {
-    let started = Instant::now();
     let nodes: Api<Node> = Api::all(client.clone());
-    loop {
-        let last = match nodes.get_opt(name).await {
-            Ok(Some(node)) if is_node_ready(&node) => return Ok(()),
-            Ok(Some(_)) => "registered, not Ready".to_string(),
-            Ok(None) => "not registered yet".to_string(),
-            Err(e) => e.to_string(),
-        };
-        check_alive(components)?;
-        timeout(
-            &format!("node {name} to become Ready"),
-            deadline,
-            started,
-            last,
-        )?;
-        tokio::time::sleep(POLL).await;
-    }
+    let what = format!("node {name} to become Ready");
+    poll_until(&what, components, deadline, || async {
+        match nodes.get_opt(name).await {
+            Ok(Some(node)) if is_node_ready(&node) => Ok(()),
+            Ok(Some(_)) => Err("registered, not Ready".to_string()),
+            Ok(None) => Err("not registered yet".to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
 }
 
 /// Wait until the API server's `/readyz` answers `ok`.
@@ -117,20 +126,17 @@ pub async fn wait_for_readyz(
     components: &[ComponentRecord],
     deadline: Instant,
 ) -> Result<()> {
-    let started = Instant::now();
-    loop {
+    poll_until("the API server's /readyz", components, deadline, || async {
         let request = http::Request::get("/readyz")
             .body(Vec::new())
             .expect("a valid request");
-        let last = match client.request_text(request).await {
-            Ok(text) if text.trim() == "ok" => return Ok(()),
-            Ok(text) => text,
-            Err(e) => e.to_string(),
-        };
-        check_alive(components)?;
-        timeout("the API server's /readyz", deadline, started, last)?;
-        tokio::time::sleep(POLL).await;
-    }
+        match client.request_text(request).await {
+            Ok(text) if text.trim() == "ok" => Ok(()),
+            Ok(text) => Err(text),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
 }
 
 /// Wait until at least `count` nodes exist and all of them are Ready.
@@ -143,26 +149,23 @@ pub async fn wait_for_nodes(
     components: &[ComponentRecord],
     deadline: Instant,
 ) -> Result<()> {
-    let started = Instant::now();
     let nodes: Api<Node> = Api::all(client.clone());
-    loop {
-        let last = match nodes.list(&ListParams::default()).await {
-            Ok(list) => {
-                let ready = list.items.iter().filter(|n| is_node_ready(n)).count();
-                if ready >= count as usize && ready == list.items.len() {
-                    return Ok(());
-                }
-                format!(
-                    "{ready} of {} node(s) Ready, {count} wanted",
-                    list.items.len()
-                )
-            }
-            Err(e) => e.to_string(),
-        };
-        check_alive(components)?;
-        timeout("nodes to become Ready", deadline, started, last)?;
-        tokio::time::sleep(POLL).await;
-    }
+    poll_until("nodes to become Ready", components, deadline, || async {
+        let list = nodes
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let ready = list.items.iter().filter(|n| is_node_ready(n)).count();
+        if ready >= count as usize && ready == list.items.len() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{ready} of {} node(s) Ready, {count} wanted",
+                list.items.len()
+            ))
+        }
+    })
+    .await
 }
 
 /// Wait until the ServiceAccount controller has created `default` in namespace `default`.
@@ -174,18 +177,20 @@ pub async fn wait_for_default_service_account(
     components: &[ComponentRecord],
     deadline: Instant,
 ) -> Result<()> {
-    let started = Instant::now();
     let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-    loop {
-        let last = match accounts.get_opt("default").await {
-            Ok(Some(_)) => return Ok(()),
-            Ok(None) => "not created yet".to_string(),
-            Err(e) => e.to_string(),
-        };
-        check_alive(components)?;
-        timeout("the default ServiceAccount", deadline, started, last)?;
-        tokio::time::sleep(POLL).await;
-    }
+    poll_until(
+        "the default ServiceAccount",
+        components,
+        deadline,
+        || async {
+            match accounts.get_opt("default").await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err("not created yet".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        },
+    )
+    .await
 }
 
 /// Whether the node's Ready condition is True.
@@ -194,4 +199,51 @@ pub fn is_node_ready(node: &Node) -> bool {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::ComponentSpec;
+
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn a_wait_that_times_out_names_what_it_waited_for_and_the_last_answer() {
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let error = wait_for_port(closed_port(), &[], deadline, "etcd")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("wait for etcd: not ready after"),
+            "{error}"
+        );
+        assert!(error.to_lowercase().contains("refused"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_component_that_exits_ends_the_wait_with_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ComponentSpec {
+            name: "quitter".into(),
+            binary: "/bin/false".into(),
+            args: vec![],
+            env: vec![],
+            log: dir.path().join("quitter.log"),
+            netns: None,
+        }
+        .spawn()
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let error = wait_for_port(closed_port(), &[record], deadline, "quitter")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("run quitter: it exited"), "{error}");
+        assert!(error.contains("quitter.log"), "{error}");
+    }
 }

@@ -2,29 +2,14 @@
 //! `up` is idempotent, a killed component shows in `status` and is restarted by `up`,
 //! and `down` leaves no process, port or directory behind.
 
+mod support;
+
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use kube_e2e_cluster::LocalCluster;
 use kube_e2e_cluster::process::{ProcessState, processes_mentioning};
-
-fn cli(state_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kube-e2e-cluster"))
-        .arg("--state-dir")
-        .arg(state_dir)
-        .args(args)
-        .output()
-        .expect("kube-e2e-cluster runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use support::{cli, text};
 
 #[test]
 fn up_is_idempotent_a_killed_component_shows_and_down_leaves_nothing() {

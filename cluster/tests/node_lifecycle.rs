@@ -1,30 +1,16 @@
 //! A second cluster with a real node, started and stopped by the command: after `down`, no
 //! process, mount, network namespace, cgroup or veth link of it is left. Needs root.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use kube_e2e_cluster::LocalCluster;
 use kube_e2e_cluster::node::{cgroup_hierarchies, mounts_under};
 use kube_e2e_cluster::process::processes_mentioning;
-
-fn cli(state_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kube-e2e-cluster"))
-        .arg("--state-dir")
-        .arg(state_dir)
-        .args(args)
-        .output()
-        .expect("kube-e2e-cluster runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use support::{cli, text};
 
 #[test]
 fn down_removes_every_trace_of_a_real_node() {
@@ -112,6 +98,13 @@ fn down_removes_every_trace_of_a_real_node() {
         !network.netns_path().exists(),
         "network namespace {} survived",
         network.netns
+    );
+    let netns_mounts = mounts_under(Path::new("/run/netns"));
+    assert!(
+        netns_mounts
+            .iter()
+            .all(|m| !m.to_string_lossy().contains(&network.netns)),
+        "the namespace's mount survived: {netns_mounts:?}"
     );
     assert!(
         !network.cgroups_exist(),

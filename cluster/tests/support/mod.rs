@@ -1,6 +1,11 @@
-//! Shared by the cluster tests: the local cluster every API test talks to.
+//! Shared by the cluster tests: the local cluster every API test talks to, and the
+//! `kube-e2e-cluster` command.
 
-use std::path::PathBuf;
+// Each test binary uses only some of these helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use kube_e2e_cluster::{ClusterOptions, LocalCluster, NodeMode, client_from_kubeconfig};
@@ -64,4 +69,23 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// Run `kube-e2e-cluster --state-dir STATE_DIR ARGS…`.
+pub fn cli(state_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kube-e2e-cluster"))
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(args)
+        .output()
+        .expect("kube-e2e-cluster runs")
+}
+
+/// Its stdout and stderr together.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
