@@ -13,7 +13,6 @@ use crate::driver::{
     ClientNodeSelection, DriverInfo, DynamicPvDriver, EphemeralDriver, InlineVolume, PerTestConfig,
     SizeRange, SnapshottableDriver, TestDriver,
 };
-use crate::pattern::TestPattern;
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use k8s_openapi::api::storage::v1::{CSINode, StorageClass};
@@ -329,25 +328,6 @@ pub async fn deploy(f: &Framework, driver_name: &str, kubelet_root: &str) -> any
 impl TestDriver for CsiHostpathDriver {
     fn driver_info(&self) -> &DriverInfo {
         &self.info
-    }
-
-    fn skip_unsupported(&self, pattern: &TestPattern) -> Option<String> {
-        // Known failures are left out (and listed by `--dry-run`) rather than run and
-        // reported as failing: see docs/storage.md, "Not done yet".
-        if pattern.name.contains("Snapshot") {
-            return Some(
-                "known failure on csi-hostpath: snapshot restore does not pass yet".to_string(),
-            );
-        }
-        if pattern.vol_type == crate::pattern::VolType::GenericEphemeral
-            && pattern.binding_mode == Some(crate::pattern::BindingMode::WaitForFirstConsumer)
-        {
-            return Some(
-                "known failure on csi-hostpath: late-binding generic ephemeral volumes hang"
-                    .to_string(),
-            );
-        }
-        None
     }
 
     fn prepare<'a>(&'a self, f: Arc<Framework>) -> BoxFuture<'a, anyhow::Result<PerTestConfig>> {

@@ -19,6 +19,16 @@ use std::time::Duration;
 /// Where pods mount the test volume.
 pub const MOUNT_PATH: &str = "/mnt/volume1";
 
+/// The resource name of a snapshot kind: `VolumeSnapshotClass` → `volumesnapshotclasses`.
+fn plural_of(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    if lower.ends_with('s') {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
 /// The `snapshot.storage.k8s.io/v1` resource of `kind` (`VolumeSnapshot`, …).
 pub fn snapshot_resource(kind: &str) -> ApiResource {
     ApiResource {
@@ -26,7 +36,7 @@ pub fn snapshot_resource(kind: &str) -> ApiResource {
         version: "v1".into(),
         api_version: "snapshot.storage.k8s.io/v1".into(),
         kind: kind.into(),
-        plural: format!("{}s", kind.to_lowercase()),
+        plural: plural_of(kind),
     }
 }
 
@@ -320,11 +330,14 @@ pub fn pod(
         }],
         "volumes": vols,
     });
+    // The node is chosen through the scheduler (a hostname selector), not `nodeName`: only
+    // the scheduler picks the node a late-binding (WaitForFirstConsumer) claim binds on.
+    let mut selector = config.client_node.selector.clone();
     if let Some(node) = &config.client_node.name {
-        spec["nodeName"] = json!(node);
+        selector.insert("kubernetes.io/hostname".to_string(), node.clone());
     }
-    if !config.client_node.selector.is_empty() {
-        spec["nodeSelector"] = json!(config.client_node.selector);
+    if !selector.is_empty() {
+        spec["nodeSelector"] = json!(selector);
     }
     Ok(serde_json::from_value(
         json!({"metadata": {"name": name}, "spec": spec}),
@@ -532,4 +545,25 @@ where
 {
     eventually(what.to_string(), f).timeout(timeout).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_kinds_map_to_their_resource_names() {
+        assert_eq!(
+            snapshot_resource("VolumeSnapshot").plural,
+            "volumesnapshots"
+        );
+        assert_eq!(
+            snapshot_resource("VolumeSnapshotClass").plural,
+            "volumesnapshotclasses"
+        );
+        assert_eq!(
+            snapshot_resource("VolumeSnapshotContent").plural,
+            "volumesnapshotcontents"
+        );
+    }
 }

@@ -26,7 +26,7 @@ fn spec_set() -> kube_e2e::SpecSet {
 fn every_supported_combination_is_registered_once_with_upstream_naming() {
     let set = spec_set();
     let names: Vec<&str> = set.specs.iter().map(|s| s.info.name.as_str()).collect();
-    assert_eq!(names.len(), 14, "registered specs: {names:#?}");
+    assert_eq!(names.len(), 18, "registered specs: {names:#?}");
     for name in &names {
         assert!(
             name.starts_with("[sig-storage] CSI Volumes [Driver: csi-hostpath] [Testpattern: "),
@@ -68,7 +68,9 @@ fn unsupported_combinations_are_dropped_with_their_reasons() {
     assert!(has("does not support block volumes (capability `block`)"));
     assert!(has("does not provide pre-provisioned PVs"));
     assert!(has("does not provide inline volumes"));
-    assert!(has("snapshottable: known failure on csi-hostpath"));
+    assert!(has(
+        "snapshottable: pre-provisioned and ephemeral snapshots are not implemented yet"
+    ));
     // Nothing both registered and dropped.
     for spec in &set.specs {
         assert!(
