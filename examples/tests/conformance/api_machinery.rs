@@ -629,16 +629,23 @@ fn crds(s: &mut Container) {
         |cx| async move {
             let f = cx.framework()?;
             let ar = create_crd(&cx, &f).await?;
-            let resources = f
-                .client()
-                .list_api_group_resources(&format!("{CRD_GROUP}/v1"))
-                .await?;
-            ensure!(
-                resources.resources.iter().any(|r| r.name == ar.plural && r.namespaced),
-                "discovery of {CRD_GROUP}/v1 lacks {}: {:?}",
-                ar.plural,
-                resources.resources.iter().map(|r| &r.name).collect::<Vec<_>>()
-            );
+            // Discovery is updated shortly after the definition is Established: poll it.
+            eventually(format!("discovery of {CRD_GROUP}/v1 to serve {}", ar.plural), || async {
+                let resources = f
+                    .client()
+                    .list_api_group_resources(&format!("{CRD_GROUP}/v1"))
+                    .await?;
+                ensure!(
+                    resources.resources.iter().any(|r| r.name == ar.plural && r.namespaced),
+                    "discovery of {CRD_GROUP}/v1 lacks {}: {:?}",
+                    ar.plural,
+                    resources.resources.iter().map(|r| &r.name).collect::<Vec<_>>()
+                );
+                Ok(())
+            })
+            .timeout(Duration::from_secs(30))
+            .within(&cx)
+            .await?;
             Ok(())
         },
     )

@@ -2,7 +2,10 @@
 //! ConfigMaps, Secrets and the downward API, command and args, init containers, termination
 //! messages, logs, restart policies and security contexts.
 
-use crate::support::{logs, object, one_shot, output_of, phase, pod, run_to_end, sh, terminated};
+use crate::support::{
+    logs, object, one_shot, output_of, phase, pod, run_to_end, sh, terminated,
+    wait_for_waiting_reason,
+};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{DeleteParams, PostParams};
 use kube_e2e::prelude::*;
@@ -166,20 +169,8 @@ fn environment(s: &mut Container) {
             c["env"] = json!([{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "k"}}}]);
             let p = pod("cm-missing", json!({"restartPolicy": "Never", "containers": [c]}))?;
             f.api::<Pod>().create(&PostParams::default(), &p).await?;
-            eventually("the container to wait with CreateContainerConfigError", || async {
-                let got = f.api::<Pod>().get("cm-missing").await?;
-                let reason = got
-                    .status
-                    .and_then(|s| s.container_statuses)
-                    .and_then(|c| c.first().and_then(|c| c.state.clone()))
-                    .and_then(|s| s.waiting)
-                    .and_then(|w| w.reason);
-                ensure!(reason.as_deref() == Some("CreateContainerConfigError"), "waiting reason {reason:?}");
-                Ok(())
-            })
-            .timeout(f.timeouts().pod_start_short)
-            .within(&cx)
-            .await?;
+            wait_for_waiting_reason(&cx, &f, "cm-missing", "CreateContainerConfigError", "the container to wait with CreateContainerConfigError")
+                .await?;
             Ok(())
         },
     )
@@ -621,20 +612,8 @@ fn security_context(s: &mut Container) {
                 }
             }))?;
             f.api::<Pod>().create(&PostParams::default(), &p).await?;
-            eventually("kubelet to refuse the root container", || async {
-                let got = f.api::<Pod>().get("nonroot").await?;
-                let reason = got
-                    .status
-                    .and_then(|s| s.container_statuses)
-                    .and_then(|c| c.first().and_then(|c| c.state.clone()))
-                    .and_then(|s| s.waiting)
-                    .and_then(|w| w.reason);
-                ensure!(reason.as_deref() == Some("CreateContainerConfigError"), "waiting reason {reason:?}");
-                Ok(())
-            })
-            .timeout(f.timeouts().pod_start_short)
-            .within(&cx)
-            .await?;
+            wait_for_waiting_reason(&cx, &f, "nonroot", "CreateContainerConfigError", "kubelet to refuse the root container")
+                .await?;
             Ok(())
         },
     )

@@ -137,3 +137,32 @@ pub fn terminated(
         .terminated
         .clone()
 }
+
+/// Wait until the first container of pod `name` waits with `reason` (e.g. kubelet refusing to
+/// create it with `CreateContainerConfigError`); `what` describes the condition.
+pub async fn wait_for_waiting_reason(
+    cx: &SpecContext,
+    f: &Framework,
+    name: &str,
+    reason: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    eventually(what, || async {
+        let got = f.api::<Pod>().get(name).await?;
+        let waiting = got
+            .status
+            .and_then(|s| s.container_statuses)
+            .and_then(|c| c.first().and_then(|c| c.state.clone()))
+            .and_then(|s| s.waiting)
+            .and_then(|w| w.reason);
+        ensure!(
+            waiting.as_deref() == Some(reason),
+            "waiting reason {waiting:?}"
+        );
+        Ok(())
+    })
+    .timeout(f.timeouts().pod_start_short)
+    .within(cx)
+    .await?;
+    Ok(())
+}
