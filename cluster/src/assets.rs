@@ -500,7 +500,7 @@ fn output_arg(out_dir: &Path, assets: &[Asset]) -> String {
     }
 }
 
-fn find_go() -> Result<PathBuf> {
+pub(crate) fn find_go() -> Result<PathBuf> {
     let candidates = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
@@ -517,7 +517,7 @@ fn find_go() -> Result<PathBuf> {
     }
     Err(Error::MissingTool {
         tool: "go".into(),
-        hint: "install Go 1.24 or newer (the binaries are built from the Go module proxy)".into(),
+        hint: "install Go 1.26 or newer (the binaries are built from the Go module proxy; the CSI sidecars declare go 1.26.0)".into(),
     })
 }
 
@@ -543,7 +543,7 @@ fn verify_version(asset: Asset, binary: &Path) -> Result<()> {
     }
 }
 
-fn hash_file(path: &Path) -> Result<(u64, String)> {
+pub(crate) fn hash_file(path: &Path) -> Result<(u64, String)> {
     let mut file = fs::File::open(path).map_err(Error::io(path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -556,9 +556,12 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    let digest = hasher.finalize();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Ok((size, hex))
+    Ok((size, hex(&hasher.finalize())))
+}
+
+/// Lowercase hex of `bytes` (digests in file names and manifests).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The last `lines` lines of a text file (empty if unreadable).

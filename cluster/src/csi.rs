@@ -23,7 +23,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::assets::{AssetCache, Progress, format_duration, tail_of_file};
+use crate::assets::{AssetCache, Progress, find_go, format_duration, hash_file, hex, tail_of_file};
 use crate::error::{Error, Result};
 use crate::images::{self, ImageInfo};
 
@@ -464,41 +463,6 @@ fn make_writable_and_remove(dir: &Path) -> Result<()> {
     }
     run(Command::new("chmod").arg("-R").arg("u+w").arg(dir))?;
     fs::remove_dir_all(dir).map_err(Error::io(dir))
-}
-
-fn find_go() -> Result<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    on_path
-        .into_iter()
-        .chain([PathBuf::from("/usr/local/go/bin")])
-        .map(|dir| dir.join("go"))
-        .find(|go| go.is_file())
-        .ok_or_else(|| Error::MissingTool {
-            tool: "go".into(),
-            hint: "install Go 1.26 or newer (the CSI sidecars declare go 1.26.0)".into(),
-        })
-}
-
-fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let mut file = fs::File::open(path).map_err(Error::io(path))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(Error::io(path))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((size, hex(&hasher.finalize())))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An image archive written by [`build_image`].

@@ -234,8 +234,7 @@ pub fn shim_sockets(containerd_dir: &Path) -> Vec<PathBuf> {
                 .to_string_lossy()
                 .to_string();
             let digest = Sha256::digest(key.as_bytes());
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            sockets.push(Path::new("/run/containerd/s").join(hex));
+            sockets.push(Path::new("/run/containerd/s").join(crate::assets::hex(&digest)));
         }
     }
     sockets
@@ -281,7 +280,7 @@ fn remove_cgroup_tree(dir: &Path, left: &mut Vec<PathBuf>) {
 fn short_id(state_dir: &Path) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(state_dir.to_string_lossy().as_bytes());
-    digest[..3].iter().map(|b| format!("{b:02x}")).collect()
+    crate::assets::hex(&digest[..3])
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {

@@ -323,14 +323,24 @@ mod tests {
     }
 
     #[test]
-    fn a_sweep_never_matches_this_process_or_its_parents() {
-        let needle = format!("sweep-marker-{}", std::process::id());
-        // This test's own command line does not hold the marker, but its ancestry is spared
-        // in any case: check the function directly.
-        let spared = self_and_ancestors();
-        assert!(spared.contains(&(std::process::id() as i32)));
-        assert!(spared.len() >= 2, "the parent is spared too: {spared:?}");
-        assert!(processes_mentioning(&needle).is_empty());
+    fn a_sweep_finds_other_processes_but_never_this_one_or_its_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sleeper(dir.path());
+        let marker = format!("3{}", std::process::id());
+        spec.args = vec![marker.clone()];
+        let record = spec.spawn().unwrap();
+        assert_eq!(processes_mentioning(&marker), vec![record.pid]);
+        record.stop(Duration::from_secs(5)).unwrap();
+        // This test binary's path is in its own command line (and usually in its parent's,
+        // cargo's): without the exception, a sweep would kill the caller.
+        let me = std::env::args().next().unwrap();
+        let found = processes_mentioning(&me);
+        for pid in self_and_ancestors() {
+            assert!(
+                !found.contains(&pid),
+                "process {pid} of our own ancestry was matched"
+            );
+        }
     }
 
     #[test]

@@ -233,6 +233,17 @@ pub async fn create_claim(
         })
 }
 
+/// [`setup`] then [`create_volume`]: the driver prepared for the spec and its test volume.
+pub async fn setup_volume(
+    cx: &SpecContext,
+    driver: &Arc<dyn TestDriver>,
+    pattern: &TestPattern,
+) -> anyhow::Result<(PerTestConfig, TestVolume)> {
+    let config = setup(cx, driver).await?;
+    let volume = create_volume(driver.as_ref(), &config, pattern).await?;
+    Ok((config, volume))
+}
+
 /// Creates the volume a pattern describes: a class and a bound-or-pending claim for
 /// `DynamicPV`, a class and a claim template for generic ephemeral volumes, attributes for
 /// CSI inline volumes.

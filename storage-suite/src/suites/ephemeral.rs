@@ -32,8 +32,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         move |cx| {
             let (driver, pattern) = (driver.clone(), pattern.clone());
             async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let out = volume::run_script(
                     &cx,
                     &config,

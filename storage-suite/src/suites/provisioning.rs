@@ -34,8 +34,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     s.it("should provision storage with defaults", move |cx| {
         let (driver, pattern) = (driver.clone(), pattern.clone());
         async move {
-            let config = volume::setup(&cx, &driver).await?;
-            let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let claim = vol
                 .claim
                 .clone()
@@ -113,8 +112,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         s.it(text, move |cx| {
             let (driver, pattern) = (driver.clone(), pattern.clone());
             async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let claim = vol.claim.clone().context("claim")?;
                 volume::run_script(
                     &cx,
@@ -181,8 +179,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         s.it(text, move |cx| {
             let (driver, pattern) = (driver.clone(), pattern.clone());
             async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let claim = vol.claim.clone().context("claim")?;
                 volume::run_script(
                     &cx,

@@ -37,8 +37,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         s.it(text, move |cx| {
             let (driver, pattern) = (driver.clone(), pattern.clone());
             async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let root = "/mnt/volume1";
                 let (prepare, sub, check) = match case {
                     Case::ExistingDir => (format!("mkdir -p {root}/provisioning && echo in-subpath > {root}/provisioning/file"), "provisioning", "cat /test-subpath/file"),

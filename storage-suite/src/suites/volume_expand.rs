@@ -84,8 +84,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         s.it("should not allow expansion of pvcs without AllowVolumeExpansion property", move |cx| {
             let (driver, pattern) = (driver.clone(), pattern.clone());
             async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let claim = vol.claim.clone().context("claim")?;
                 volume::wait_bound(&config, &claim).await?;
                 let api: Api<PersistentVolumeClaim> = config.framework.api();
@@ -116,8 +115,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         s.it(offline, move |cx| {
             let (driver, pattern) = (driver.clone(), pattern.clone());
             async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let claim = vol.claim.clone().context("claim")?;
                 volume::run_script(
                     &cx,
@@ -163,8 +161,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         s.it(online, move |cx| {
             let (driver, pattern) = (driver.clone(), pattern.clone());
             async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let claim = vol.claim.clone().context("claim")?;
                 let f = config.framework.clone();
                 let pod = volume::pod(

@@ -34,8 +34,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     s.it("should write files of various sizes, verify size, validate content", move |cx| {
         let (driver, pattern, sizes) = (driver.clone(), pattern.clone(), sizes.clone());
         async move {
-            let config = volume::setup(&cx, &driver).await?;
-            let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let mut write = String::new();
             let mut read = String::new();
             for size in &sizes {

@@ -43,8 +43,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         s.it(text, move |cx| {
             let (driver, pattern) = (driver.clone(), pattern.clone());
             async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 volume::run_script(&cx, &config, "writer", &vol.source, &format!(
                     "mkdir -p {MOUNT_PATH}/dir && echo 'Hello from {}' > {MOUNT_PATH}/dir/index.html && sync",
                     config.prefix
@@ -68,8 +67,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         s.it(text, move |cx| {
             let (driver, pattern) = (driver.clone(), pattern.clone());
             async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
+                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let out = volume::run_script(&cx, &config, "exec", &vol.source, &format!(
                     "printf '#!/bin/sh\\necho Hello from exec\\n' > {MOUNT_PATH}/script.sh && chmod +x {MOUNT_PATH}/script.sh && {MOUNT_PATH}/script.sh"
                 ))
