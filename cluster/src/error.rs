@@ -144,6 +144,14 @@ pub enum Error {
         #[source]
         source: nix::Error,
     },
+    /// No component of the cluster has this name.
+    #[error("find component `{name}` in the cluster state (known components: {})", .known.join(", "))]
+    UnknownComponent {
+        /// The name asked for.
+        name: String,
+        /// The cluster's components, in start order.
+        known: Vec<String>,
+    },
     /// A container image could not be built, imported or listed.
     #[error("{what}: {message}")]
     Image {

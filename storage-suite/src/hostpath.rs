@@ -65,8 +65,9 @@ impl CsiHostpathDriver {
     }
 }
 
-/// What csi-hostpath claims: persistence, exec, snapshots, clones, expansion (controller and
-/// node, offline and online), RWOP, single-node volumes, topology; no block volumes.
+/// What csi-hostpath claims: persistence, exec, fsGroup, snapshots, clones, expansion
+/// (controller and node, offline and online), RWOP, single-node volumes, topology, capacity,
+/// per-node volume limits; no block volumes.
 pub fn driver_info() -> DriverInfo {
     let caps = [
         Capability::Persistence,
@@ -81,6 +82,8 @@ pub fn driver_info() -> DriverInfo {
         Capability::OnlineExpansion,
         Capability::SingleNodeVolume,
         Capability::Topology,
+        Capability::Capacity,
+        Capability::VolumeLimits,
         Capability::ReadWriteOncePod,
     ];
     DriverInfo {
@@ -91,6 +94,7 @@ pub fn driver_info() -> DriverInfo {
             max: String::new(),
         },
         supported_fs_types: [String::new()].into(),
+        supported_mount_options: ["nodev", "noexec", "nosuid"].map(String::from).into(),
         capabilities: caps.into_iter().map(|c| (c, true)).collect(),
         topology_keys: vec![csi::TOPOLOGY_KEY.into()],
         ..DriverInfo::default()

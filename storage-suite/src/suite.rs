@@ -4,8 +4,10 @@
 
 use crate::driver::{TestDriver, skip_invalid_driver_pattern};
 use crate::pattern::TestPattern;
-use kube_e2e::Tag;
 use kube_e2e::prelude::*;
+use kube_e2e::spec::NodeHandle;
+use kube_e2e::{SpecContext, Tag};
+use std::future::Future;
 use std::sync::Arc;
 
 /// What a suite's `define` gets: the driver, the pattern, and the name prefix for specs it
@@ -23,6 +25,40 @@ impl SuiteContext {
     /// Registers nothing for spec `text`, recording `reason` (a capability the driver lacks).
     pub fn drop_spec(&self, s: &mut Container, text: &str, reason: impl Into<String>) {
         s.not_registered(format!("{} {text}", self.name), reason);
+    }
+
+    /// Adds spec `text`; its body gets the spec context, the driver and the pattern.
+    #[track_caller]
+    pub fn it<'s, F, Fut>(&self, s: &'s mut Container, text: &str, body: F) -> NodeHandle<'s>
+    where
+        F: Fn(SpecContext, Arc<dyn TestDriver>, TestPattern) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let (driver, pattern) = (self.driver.clone(), self.pattern.clone());
+        s.it(text, move |cx| body(cx, driver.clone(), pattern.clone()))
+    }
+
+    /// [`SuiteContext::it`] — or, when `missing` is a reason (e.g. from a capability check),
+    /// the spec left out with it. Returns the spec's handle when it was added.
+    #[track_caller]
+    pub fn it_unless<'s, F, Fut>(
+        &self,
+        s: &'s mut Container,
+        text: &str,
+        missing: Option<String>,
+        body: F,
+    ) -> Option<NodeHandle<'s>>
+    where
+        F: Fn(SpecContext, Arc<dyn TestDriver>, TestPattern) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        match missing {
+            Some(reason) => {
+                self.drop_spec(s, text, reason);
+                None
+            }
+            None => Some(self.it(s, text, body)),
+        }
     }
 }
 

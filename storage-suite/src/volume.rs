@@ -5,7 +5,7 @@
 use crate::driver::{PerTestConfig, TestDriver};
 use crate::pattern::{TestPattern, VolMode, VolType};
 use anyhow::{Context as _, bail};
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, LogParams, PostParams};
 use kube_e2e::SpecContext;
@@ -61,12 +61,45 @@ pub async fn setup(
 async fn drain(config: &PerTestConfig) -> anyhow::Result<()> {
     let f = &config.framework;
     let timeout = f.timeouts().pv_delete;
-    let dp = DeleteParams {
-        grace_period_seconds: Some(0),
-        ..DeleteParams::background()
-    };
+    // The spec's own pods (the driver's, when it runs in this namespace, have owners and
+    // stay), deleted gracefully: kubelet removes a deleted pod from the API only once its
+    // volumes are unmounted, which needs the driver — still running now, but not for long.
     let pods: Api<Pod> = f.api();
-    pods.delete_collection(&dp, &ListParams::default()).await?;
+    let spec_pods = || async {
+        Ok::<_, kube::Error>(
+            pods.list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .filter(|p| {
+                    p.metadata
+                        .owner_references
+                        .as_ref()
+                        .is_none_or(Vec::is_empty)
+                })
+                .filter_map(|p| p.metadata.name)
+                .collect::<Vec<_>>(),
+        )
+    };
+    for name in spec_pods().await? {
+        match pods.delete(&name, &DeleteParams::background()).await {
+            Ok(_) | Err(kube::Error::Api(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    eventually(
+        format!(
+            "pods of namespace {} to be gone (their volumes unmounted)",
+            f.namespace()
+        ),
+        || async {
+            let left = spec_pods().await?;
+            anyhow::ensure!(left.is_empty(), "left: {left:?}");
+            Ok(())
+        },
+    )
+    .timeout(f.timeouts().pod_delete)
+    .await?;
     let snapshots: Api<DynamicObject> = Api::namespaced_with(
         f.client().clone(),
         f.namespace(),
@@ -152,6 +185,22 @@ pub async fn create_storage_class(
     pattern: &TestPattern,
     allow_expansion: Option<bool>,
 ) -> anyhow::Result<StorageClass> {
+    create_adjusted_storage_class(driver, config, pattern, allow_expansion, |_| {}).await
+}
+
+/// [`create_storage_class`], with `adjust` applied to the class before it is created (for
+/// `allowedTopologies`, mount options, …).
+///
+/// # Errors
+///
+/// The driver has no dynamic provisioning, or the API refuses the class.
+pub async fn create_adjusted_storage_class(
+    driver: &dyn TestDriver,
+    config: &PerTestConfig,
+    pattern: &TestPattern,
+    allow_expansion: Option<bool>,
+    adjust: impl FnOnce(&mut StorageClass),
+) -> anyhow::Result<StorageClass> {
     let dynamic = driver
         .as_dynamic_pv()
         .context("the driver has no dynamic provisioning")?;
@@ -165,6 +214,7 @@ pub async fn create_storage_class(
             .get_or_insert_with(Default::default)
             .insert("csi.storage.k8s.io/fstype".into(), pattern.fs_type.clone());
     }
+    adjust(&mut sc);
     let f = &config.framework;
     let api: Api<StorageClass> = f.api_all();
     let created = api
@@ -256,12 +306,27 @@ pub async fn create_volume(
     config: &PerTestConfig,
     pattern: &TestPattern,
 ) -> anyhow::Result<TestVolume> {
+    create_named_volume(driver, config, pattern, &format!("{}-claim", config.prefix)).await
+}
+
+/// [`create_volume`] with the claim (for `DynamicPV`) called `name`, so that a spec can make
+/// several volumes.
+///
+/// # Errors
+///
+/// Unsupported volume types and API errors.
+pub async fn create_named_volume(
+    driver: &dyn TestDriver,
+    config: &PerTestConfig,
+    pattern: &TestPattern,
+    name: &str,
+) -> anyhow::Result<TestVolume> {
     let info = driver.driver_info();
     match pattern.vol_type {
         VolType::DynamicPv => {
             let sc = create_storage_class(driver, config, pattern, None).await?;
             let class = sc.metadata.name.clone().unwrap_or_default();
-            let name = format!("{}-claim", config.prefix);
+            let name = name.to_string();
             let c = claim(
                 &name,
                 &class,
@@ -383,13 +448,47 @@ pub async fn run_script(
 ///
 /// The pod failing (with its log) or timing out.
 pub async fn run_pod(cx: &SpecContext, config: &PerTestConfig, pod: Pod) -> anyhow::Result<String> {
+    let mut logs = run_pods(cx, config, vec![pod]).await?;
+    Ok(logs.remove(0))
+}
+
+/// Creates all `pods` at once (so they run side by side), waits until each succeeds, deletes
+/// them and returns their logs in order.
+///
+/// # Errors
+///
+/// A pod failing (with its log) or timing out.
+pub async fn run_pods(
+    cx: &SpecContext,
+    config: &PerTestConfig,
+    pods: Vec<Pod>,
+) -> anyhow::Result<Vec<String>> {
+    let api: Api<Pod> = config.framework.api();
+    let mut names = Vec::new();
+    for pod in &pods {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        cx.by(format!("running pod {name}"));
+        api.create(&PostParams::default(), pod)
+            .await
+            .with_context(|| format!("creating pod {name}"))?;
+        names.push(name);
+    }
+    let mut logs = Vec::new();
+    for name in &names {
+        logs.push(finish_pod(cx, config, name).await?);
+    }
+    Ok(logs)
+}
+
+/// Waits until the created pod `name` succeeds, returns its log and deletes it.
+async fn finish_pod(
+    cx: &SpecContext,
+    config: &PerTestConfig,
+    name: &str,
+) -> anyhow::Result<String> {
     let f = &config.framework;
     let api: Api<Pod> = f.api();
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    cx.by(format!("running pod {name}"));
-    api.create(&PostParams::default(), &pod)
-        .await
-        .with_context(|| format!("creating pod {name}"))?;
+    let name = name.to_string();
     let waited = conditions::wait_for(
         &api,
         &name,
@@ -529,6 +628,47 @@ pub async fn create_snapshot(
     ready.context("the snapshot vanished")
 }
 
+/// Creates claim `name` in the class of `volume` from `data_source` (a snapshot or a claim)
+/// and returns what a pod reads from its file `data`, trimmed.
+///
+/// # Errors
+///
+/// API errors, or the reading pod failing.
+pub async fn read_new_claim(
+    cx: &SpecContext,
+    driver: &dyn TestDriver,
+    config: &PerTestConfig,
+    volume: &TestVolume,
+    name: &str,
+    data_source: Value,
+) -> anyhow::Result<String> {
+    let class = volume
+        .storage_class
+        .as_ref()
+        .and_then(|c| c.metadata.name.clone())
+        .unwrap_or_default();
+    let info = driver.driver_info();
+    let new = claim(
+        name,
+        &class,
+        &info.access_mode(),
+        &info.claim_size(),
+        VolMode::Filesystem,
+        Some(data_source),
+    )?;
+    create_claim(config, &new).await?;
+    let source = json!({"persistentVolumeClaim": {"claimName": name}});
+    let out = run_script(
+        cx,
+        config,
+        &format!("{name}-reader"),
+        &source,
+        &format!("cat {MOUNT_PATH}/data"),
+    )
+    .await?;
+    Ok(out.trim().to_string())
+}
+
 /// A `dataSource` naming a VolumeSnapshot.
 pub fn snapshot_source(name: &str) -> Value {
     json!({"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": name})
@@ -542,6 +682,96 @@ pub fn claim_source(name: &str) -> Value {
 /// The shell text that writes `content` to `file` under the mounted volume and syncs.
 pub fn write_file(file: &str, content: &str) -> String {
     format!("echo '{content}' > {MOUNT_PATH}/{file} && sync")
+}
+
+/// Waits for an event about object `name` in the spec's namespace whose reason is `reason`
+/// (any reason when empty) and whose message contains `needle`; returns the message.
+///
+/// # Errors
+///
+/// No such event within `timeout`.
+pub async fn wait_for_event(
+    config: &PerTestConfig,
+    name: &str,
+    reason: &str,
+    needle: &str,
+    timeout: Duration,
+) -> anyhow::Result<String> {
+    let events: Api<Event> = config.framework.api();
+    let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
+    let found = std::sync::Mutex::new(String::new());
+    poll_until(
+        &format!("an event {reason} about {name} saying `{needle}`"),
+        timeout,
+        || async {
+            let list = events.list(&lp).await?;
+            let seen: Vec<String> = list
+                .items
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e.reason.clone().unwrap_or_default(),
+                        e.message.clone().unwrap_or_default()
+                    )
+                })
+                .collect();
+            let hit = list.items.iter().find(|e| {
+                (reason.is_empty() || e.reason.as_deref() == Some(reason))
+                    && e.message.as_deref().is_some_and(|m| m.contains(needle))
+            });
+            match hit {
+                Some(e) => {
+                    *found.lock().expect("not poisoned") = e.message.clone().unwrap_or_default();
+                    Ok(())
+                }
+                None => anyhow::bail!("events so far: {seen:?}"),
+            }
+        },
+    )
+    .await?;
+    Ok(found.into_inner().expect("not poisoned"))
+}
+
+/// Waits until the scheduler has refused pod `name` (`PodScheduled` false) with a message
+/// containing `needle`; returns the message.
+///
+/// # Errors
+///
+/// The pod being scheduled, or no such refusal within `pod_start_short`.
+pub async fn wait_unschedulable(
+    config: &PerTestConfig,
+    name: &str,
+    needle: &str,
+) -> anyhow::Result<String> {
+    let f = &config.framework;
+    let pods: Api<Pod> = f.api();
+    let found = std::sync::Mutex::new(String::new());
+    poll_until(
+        &format!("pod {name} to be unschedulable with `{needle}`"),
+        f.timeouts().pod_start_short,
+        || async {
+            let status = pods.get(name).await?.status.unwrap_or_default();
+            let cond = status
+                .conditions
+                .unwrap_or_default()
+                .into_iter()
+                .find(|c| c.type_ == "PodScheduled");
+            let msg = cond
+                .as_ref()
+                .and_then(|c| c.message.clone())
+                .unwrap_or_default();
+            anyhow::ensure!(
+                cond.as_ref().is_some_and(|c| c.status == "False") && msg.contains(needle),
+                "phase {:?}, PodScheduled {cond:?}",
+                status.phase
+            );
+            *found.lock().expect("not poisoned") = msg;
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(found.into_inner().expect("not poisoned"))
 }
 
 /// Polls until `f` holds, for conditions with no watchable object.

@@ -26,7 +26,7 @@ fn spec_set() -> kube_e2e::SpecSet {
 fn every_supported_combination_is_registered_once_with_upstream_naming() {
     let set = spec_set();
     let names: Vec<&str> = set.specs.iter().map(|s| s.info.name.as_str()).collect();
-    assert_eq!(names.len(), 18, "registered specs: {names:#?}");
+    assert_eq!(names.len(), 50, "registered specs: {names:#?}");
     for name in &names {
         assert!(
             name.starts_with("[sig-storage] CSI Volumes [Driver: csi-hostpath] [Testpattern: "),
@@ -44,6 +44,13 @@ fn every_supported_combination_is_registered_once_with_upstream_naming() {
         "volume-expand",
         "ephemeral",
         "read-write-once-pod",
+        "volumeMode",
+        "multiVolume",
+        "fsgroupchangepolicy",
+        "volumeLimits",
+        "topology",
+        "capacity",
+        "disruptive",
     ] {
         assert!(
             names.iter().any(|n| n.contains(&format!("] {suite} "))),
@@ -69,7 +76,14 @@ fn unsupported_combinations_are_dropped_with_their_reasons() {
     assert!(has("does not provide pre-provisioned PVs"));
     assert!(has("does not provide inline volumes"));
     assert!(has(
-        "snapshottable: pre-provisioned and ephemeral snapshots are not implemented yet"
+        "multiVolume should access to two volumes with the same volume mode and retain data across pod recreation on different node: driver csi-hostpath only supports single-node volumes"
+    ));
+    assert!(has(
+        "multiVolume should concurrently access the single volume from pods on different node: driver csi-hostpath does not support ReadWriteMany volumes (capability `RWX`)"
+    ));
+    // Without block support the block patterns of volumeMode stay, to check the refusal.
+    assert!(has(
+        "[Testpattern: Dynamic PV (block volmode)] volumeMode should not mount / map unused volumes in a pod: driver csi-hostpath does not support block volumes"
     ));
     // Nothing both registered and dropped.
     for spec in &set.specs {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -123,5 +125,34 @@ func TestBlockVolumesAreRefused(t *testing.T) {
 func TestMountinfoEscapes(t *testing.T) {
 	if got := unescapeMountPath(`/a\040b`); got != "/a b" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+func TestNodeInfoReportsTopologyAndVolumeLimit(t *testing.T) {
+	d, err := newDriver("test.csi", "node-1", t.TempDir(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.maxVolumes = 7
+	info, err := d.NodeGetInfo(context.Background(), &csi.NodeGetInfoRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.GetMaxVolumesPerNode() != 7 || info.GetNodeId() != "node-1" {
+		t.Fatalf("node info %v: want node-1 with a limit of 7", info)
+	}
+	if got := info.GetAccessibleTopology().GetSegments()[topologyKey]; got != "node-1" {
+		t.Fatalf("topology segment %q, want node-1", got)
+	}
+}
+
+func TestMountOptionsBecomeFlagsAndUnknownOnesAreRefused(t *testing.T) {
+	flags, err := mountFlags([]string{"nosuid", "noexec"})
+	if err != nil || flags != syscall.MS_NOSUID|syscall.MS_NOEXEC {
+		t.Fatalf("flags %x, error %v", flags, err)
+	}
+	_, err = mountFlags([]string{"nosuid", "sync-ish"})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `"sync-ish"`) || !strings.Contains(err.Error(), "noexec") {
+		t.Fatalf("unknown option: %v", err)
 	}
 }

@@ -31,6 +31,7 @@ func main() {
 		nodeID           = flag.String("nodeid", "", "name of the node (required)")
 		stateDir         = flag.String("statedir", "/csi-data-dir", "where volumes, snapshots and the state file live")
 		capacity         = flag.Int64("capacity", 10<<30, "total bytes volumes may use")
+		maxVolumes       = flag.Int64("maxvolumespernode", 0, "how many of this driver's volumes a node may have (0: no limit)")
 		registrationPath = flag.String("kubelet-registration-path", "", "the CSI socket's path as kubelet sees it; enables kubelet plugin registration")
 		registrationDir  = flag.String("plugin-registration-dir", "/registration", "kubelet's plugins_registry directory")
 		showVersion      = flag.Bool("version", false, "print the version and exit")
@@ -47,6 +48,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	d.maxVolumes = *maxVolumes
 
 	csiServer, csiSocket, err := serve(*endpoint, func(s *grpc.Server) {
 		csi.RegisterIdentityServer(s, d)

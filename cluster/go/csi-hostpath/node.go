@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ const ephemeralKey = "csi.storage.k8s.io/ephemeral"
 func (d *driver) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (*csi.NodeGetInfoResponse, error) {
 	return &csi.NodeGetInfoResponse{
 		NodeId:             d.nodeID,
+		MaxVolumesPerNode:  d.maxVolumes,
 		AccessibleTopology: &csi.Topology{Segments: map[string]string{topologyKey: d.nodeID}},
 	}, nil
 }
@@ -69,17 +71,73 @@ func (d *driver) NodePublishVolume(_ context.Context, req *csi.NodePublishVolume
 	if err := os.MkdirAll(target, 0o750); err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	if err := syscall.Mount(source, target, "", syscall.MS_BIND, ""); err != nil {
-		return nil, status.Errorf(codes.Internal, "bind mount %s on %s: %v", source, target, err)
+	options, err := mountFlags(req.GetVolumeCapability().GetMount().GetMountFlags())
+	if err != nil {
+		return nil, err
 	}
 	if req.GetReadonly() {
-		flags := uintptr(syscall.MS_BIND | syscall.MS_REMOUNT | syscall.MS_RDONLY)
-		if err := syscall.Mount("", target, "", flags, ""); err != nil {
-			_ = syscall.Unmount(target, 0)
-			return nil, status.Errorf(codes.Internal, "remount %s read-only: %v", target, err)
-		}
+		options |= syscall.MS_RDONLY
+	}
+	if err := bindWithFlags(source, target, options); err != nil {
+		return nil, status.Errorf(codes.Internal, "bind mount %s on %s (options %v): %v", source, target, req.GetVolumeCapability().GetMount().GetMountFlags(), err)
 	}
 	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+// bindWithFlags bind-mounts source on target with mount flags. A bind mount takes flags only
+// through a remount, and a remount does not propagate to the node's mount namespace, so the
+// flags are set on a private staging mount first; the bind mount of that mount onto target
+// copies them, and so does its propagated twin kubelet sees.
+func bindWithFlags(source, target string, flags uintptr) error {
+	if flags == 0 {
+		return syscall.Mount(source, target, "", syscall.MS_BIND, "")
+	}
+	stage, err := os.MkdirTemp("", "stage-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(stage)
+	if err := syscall.Mount(source, stage, "", syscall.MS_BIND, ""); err != nil {
+		return err
+	}
+	defer syscall.Unmount(stage, syscall.MNT_DETACH)
+	if err := syscall.Mount("", stage, "", syscall.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+	if err := syscall.Mount("", stage, "", syscall.MS_BIND|syscall.MS_REMOUNT|flags, ""); err != nil {
+		return err
+	}
+	return syscall.Mount(stage, target, "", syscall.MS_BIND, "")
+}
+
+// supportedMountFlags are the mount options (a storage class's mountOptions) a bind mount can
+// take.
+var supportedMountFlags = map[string]uintptr{
+	"ro":         syscall.MS_RDONLY,
+	"nosuid":     syscall.MS_NOSUID,
+	"nodev":      syscall.MS_NODEV,
+	"noexec":     syscall.MS_NOEXEC,
+	"noatime":    syscall.MS_NOATIME,
+	"nodiratime": syscall.MS_NODIRATIME,
+}
+
+// mountFlags turns mount options into flags; an unknown option is an InvalidArgument error
+// that lists the supported ones.
+func mountFlags(options []string) (uintptr, error) {
+	var flags uintptr
+	for _, o := range options {
+		f, ok := supportedMountFlags[o]
+		if !ok {
+			known := make([]string, 0, len(supportedMountFlags))
+			for k := range supportedMountFlags {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			return 0, status.Errorf(codes.InvalidArgument, "mount option %q is not supported (supported: %s)", o, strings.Join(known, ", "))
+		}
+		flags |= f
+	}
+	return flags, nil
 }
 
 func (d *driver) NodeUnpublishVolume(_ context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {

@@ -50,7 +50,9 @@ type driver struct {
 	nodeID   string
 	dir      string
 	capacity int64
-	mu       sync.Mutex
+	// maxVolumes is reported to kubelet as the node's volume limit (0: none).
+	maxVolumes int64
+	mu         sync.Mutex
 
 	csi.UnimplementedIdentityServer
 	csi.UnimplementedControllerServer

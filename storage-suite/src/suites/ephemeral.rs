@@ -26,44 +26,41 @@ pub fn ephemeral() -> TestSuite {
 }
 
 fn define(s: &mut Container, sc: &SuiteContext) {
-    let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-    s.it(
+    sc.it(
+        s,
         "should create read/write inline ephemeral volume",
-        move |cx| {
-            let (driver, pattern) = (driver.clone(), pattern.clone());
-            async move {
-                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-                let out = volume::run_script(
-                    &cx,
-                    &config,
-                    "inline",
-                    &vol.source,
-                    &format!("echo ephemeral > {MOUNT_PATH}/data && sync && cat {MOUNT_PATH}/data"),
+        move |cx, driver, pattern| async move {
+            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+            let out = volume::run_script(
+                &cx,
+                &config,
+                "inline",
+                &vol.source,
+                &format!("echo ephemeral > {MOUNT_PATH}/data && sync && cat {MOUNT_PATH}/data"),
+            )
+            .await?;
+            expect(out.trim().to_string()).to_equal("ephemeral".to_string())?;
+            if pattern.vol_type == VolType::GenericEphemeral {
+                cx.by("checking that the pod's claim went with the pod");
+                let claims = config
+                    .framework
+                    .api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>();
+                volume::poll_until(
+                    "claim inline-volume1 to be deleted with its pod",
+                    config.framework.timeouts().claim_provision,
+                    || async {
+                        match claims.get_opt("inline-volume1").await? {
+                            None => Ok(()),
+                            Some(c) => bail!(
+                                "still there (deletion timestamp {:?})",
+                                c.metadata.deletion_timestamp
+                            ),
+                        }
+                    },
                 )
                 .await?;
-                expect(out.trim().to_string()).to_equal("ephemeral".to_string())?;
-                if pattern.vol_type == VolType::GenericEphemeral {
-                    cx.by("checking that the pod's claim went with the pod");
-                    let claims = config
-                        .framework
-                        .api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>();
-                    volume::poll_until(
-                        "claim inline-volume1 to be deleted with its pod",
-                        config.framework.timeouts().claim_provision,
-                        || async {
-                            match claims.get_opt("inline-volume1").await? {
-                                None => Ok(()),
-                                Some(c) => bail!(
-                                    "still there (deletion timestamp {:?})",
-                                    c.metadata.deletion_timestamp
-                                ),
-                            }
-                        },
-                    )
-                    .await?;
-                }
-                Ok(())
             }
+            Ok(())
         },
     );
 }

@@ -1,21 +1,35 @@
 //! The suites, and the lists drivers register with.
 
+mod capacity;
+mod disruptive;
 mod ephemeral;
+mod fsgroup;
+mod multivolume;
 mod provisioning;
 mod rwop;
 mod snapshottable;
 mod subpath;
+mod topology;
 mod volume_expand;
 mod volume_io;
+mod volume_limits;
+mod volume_mode;
 mod volumes;
 
+pub use capacity::capacity;
+pub use disruptive::disruptive;
 pub use ephemeral::ephemeral;
+pub use fsgroup::fs_group_change_policy;
+pub use multivolume::multi_volume;
 pub use provisioning::provisioning;
 pub use rwop::read_write_once_pod;
 pub use snapshottable::snapshottable;
 pub use subpath::sub_path;
+pub use topology::topology;
 pub use volume_expand::volume_expand;
 pub use volume_io::volume_io;
+pub use volume_limits::volume_limits;
+pub use volume_mode::volume_mode;
 pub use volumes::volumes;
 
 use crate::capability::Capability;
@@ -28,19 +42,26 @@ pub fn base_suites() -> Vec<TestSuite> {
     vec![
         volumes(),
         volume_io(),
+        volume_mode(),
         sub_path(),
         provisioning(),
+        multi_volume(),
         volume_expand(),
+        volume_limits(),
+        topology(),
+        fs_group_change_policy(),
         ephemeral(),
     ]
 }
 
 /// Upstream's `CSISuites`, as far as they are implemented: the base suites, then
-/// snapshottable and read-write-once-pod.
+/// snapshottable, read-write-once-pod, capacity and disruptive.
 pub fn csi_suites() -> Vec<TestSuite> {
     let mut all = base_suites();
     all.push(snapshottable());
     all.push(read_write_once_pod());
+    all.push(capacity());
+    all.push(disruptive());
     all
 }
 

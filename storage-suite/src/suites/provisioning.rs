@@ -30,10 +30,10 @@ pub fn provisioning() -> TestSuite {
 fn define(s: &mut Container, sc: &SuiteContext) {
     let info = sc.driver.driver_info().clone();
     let block = sc.pattern.vol_mode == VolMode::Block;
-    let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-    s.it("should provision storage with defaults", move |cx| {
-        let (driver, pattern) = (driver.clone(), pattern.clone());
-        async move {
+    sc.it(
+        s,
+        "should provision storage with defaults",
+        move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let claim = vol
                 .claim
@@ -82,8 +82,8 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 expect(out.trim().to_string()).to_equal("provisioned".to_string())?;
             }
             Ok(())
-        }
-    });
+        },
+    );
 
     let text = "should provision storage with snapshot data source";
     // A driver that leaves out the snapshot patterns cannot restore a snapshot either.
@@ -108,60 +108,37 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     {
         sc.drop_spec(s, text, r);
     } else {
-        let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-        s.it(text, move |cx| {
-            let (driver, pattern) = (driver.clone(), pattern.clone());
-            async move {
-                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-                let claim = vol.claim.clone().context("claim")?;
-                volume::run_script(
-                    &cx,
-                    &config,
-                    "writer",
-                    &vol.source,
-                    &volume::write_file("data", "before-snapshot"),
-                )
-                .await?;
-                let snap = volume::create_snapshot(&cx, driver.as_ref(), &config, &claim, "Delete")
+        sc.it(s, text, move |cx, driver, pattern| async move {
+            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+            let claim = vol.claim.clone().context("claim")?;
+            volume::run_script(
+                &cx,
+                &config,
+                "writer",
+                &vol.source,
+                &volume::write_file("data", "before-snapshot"),
+            )
+            .await?;
+            let snap =
+                volume::create_snapshot(&cx, driver.as_ref(), &config, &claim, "Delete").await?;
+            let snap_name = snap.metadata.name.clone().unwrap_or_default();
+            cx.by("changing the source after the snapshot");
+            volume::run_script(
+                &cx,
+                &config,
+                "changer",
+                &vol.source,
+                &volume::write_file("data", "after-snapshot"),
+            )
+            .await?;
+            let source = volume::snapshot_source(&snap_name);
+            let out =
+                volume::read_new_claim(&cx, driver.as_ref(), &config, &vol, "restored", source)
                     .await?;
-                let snap_name = snap.metadata.name.clone().unwrap_or_default();
-                cx.by("changing the source after the snapshot");
-                volume::run_script(
-                    &cx,
-                    &config,
-                    "changer",
-                    &vol.source,
-                    &volume::write_file("data", "after-snapshot"),
-                )
-                .await?;
-                let class = vol
-                    .storage_class
-                    .and_then(|c| c.metadata.name)
-                    .unwrap_or_default();
-                let info = driver.driver_info();
-                let restored = volume::claim(
-                    "restored",
-                    &class,
-                    &info.access_mode(),
-                    &info.claim_size(),
-                    VolMode::Filesystem,
-                    Some(volume::snapshot_source(&snap_name)),
-                )?;
-                volume::create_claim(&config, &restored).await?;
-                let src = serde_json::json!({"persistentVolumeClaim": {"claimName": "restored"}});
-                let out = volume::run_script(
-                    &cx,
-                    &config,
-                    "restored-reader",
-                    &src,
-                    &format!("cat {MOUNT_PATH}/data"),
-                )
-                .await?;
-                expect(out.trim().to_string())
-                    .described_as("data in the restored claim")
-                    .to_equal("before-snapshot".to_string())?;
-                Ok(())
-            }
+            expect(out)
+                .described_as("data in the restored claim")
+                .to_equal("before-snapshot".to_string())?;
+            Ok(())
         });
     }
 
@@ -175,62 +152,107 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     {
         sc.drop_spec(s, text, r);
     } else {
-        let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-        s.it(text, move |cx| {
-            let (driver, pattern) = (driver.clone(), pattern.clone());
-            async move {
-                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-                let claim = vol.claim.clone().context("claim")?;
-                volume::run_script(
-                    &cx,
-                    &config,
-                    "writer",
-                    &vol.source,
-                    &volume::write_file("data", "cloned-data"),
-                )
+        sc.it(s, text, move |cx, driver, pattern| async move {
+            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+            let claim = vol.claim.clone().context("claim")?;
+            volume::run_script(
+                &cx,
+                &config,
+                "writer",
+                &vol.source,
+                &volume::write_file("data", "cloned-data"),
+            )
+            .await?;
+            let source = volume::claim_source(&claim);
+            let out = volume::read_new_claim(&cx, driver.as_ref(), &config, &vol, "clone", source)
                 .await?;
-                let class = vol
-                    .storage_class
-                    .and_then(|c| c.metadata.name)
-                    .unwrap_or_default();
-                let info = driver.driver_info();
-                let clone = volume::claim(
-                    "clone",
-                    &class,
-                    &info.access_mode(),
-                    &info.claim_size(),
-                    VolMode::Filesystem,
-                    Some(volume::claim_source(&claim)),
-                )?;
-                volume::create_claim(&config, &clone).await?;
-                let src = serde_json::json!({"persistentVolumeClaim": {"claimName": "clone"}});
-                let out = volume::run_script(
-                    &cx,
-                    &config,
-                    "clone-reader",
-                    &src,
-                    &format!("cat {MOUNT_PATH}/data"),
-                )
-                .await?;
-                expect(out.trim().to_string())
-                    .described_as("data in the clone")
-                    .to_equal("cloned-data".to_string())?;
-                Ok(())
-            }
+            expect(out)
+                .described_as("data in the clone")
+                .to_equal("cloned-data".to_string())?;
+            Ok(())
         });
     }
 
+    let text = "should provision storage with mount options";
     if info.supported_mount_options.is_empty() {
         sc.drop_spec(
             s,
-            "should provision storage with mount options",
+            text,
             format!("driver {} declares no supported mount options", info.name),
         );
+    } else if block {
+        sc.drop_spec(s, text, "mount options apply to file system volumes only");
     } else {
-        sc.drop_spec(
-            s,
-            "should provision storage with mount options",
-            "not implemented yet in kube-e2e-storage",
-        );
+        sc.it(s, text, move |cx, driver, pattern| async move {
+            let config = volume::setup(&cx, &driver).await?;
+            let info = driver.driver_info();
+            let options: Vec<String> = info
+                .supported_mount_options
+                .union(&info.required_mount_options)
+                .cloned()
+                .collect();
+            cx.by(format!("provisioning with mount options {options:?}"));
+            let class = volume::create_adjusted_storage_class(
+                driver.as_ref(),
+                &config,
+                &pattern,
+                None,
+                |sc| sc.mount_options = Some(options.clone()),
+            )
+            .await?;
+            let class = class.metadata.name.unwrap_or_default();
+            let claim = volume::claim(
+                "mount-options",
+                &class,
+                &info.access_mode(),
+                &info.claim_size(),
+                VolMode::Filesystem,
+                None,
+            )?;
+            volume::create_claim(&config, &claim).await?;
+            let source =
+                serde_json::json!({"persistentVolumeClaim": {"claimName": "mount-options"}});
+            let out = volume::run_script(
+                &cx,
+                &config,
+                "mount-options",
+                &source,
+                &format!(
+                    "{} && cat {MOUNT_PATH}/data && grep ' {MOUNT_PATH} ' /proc/mounts",
+                    volume::write_file("data", "with-options")
+                ),
+            )
+            .await?;
+            let mut lines = out.lines();
+            expect(lines.next().map(str::to_string))
+                .described_as("data read back through the mount")
+                .to_equal(Some("with-options".to_string()))?;
+            let mount = lines.next().unwrap_or_default().to_string();
+            let flags: Vec<&str> = mount
+                .split_whitespace()
+                .nth(3)
+                .unwrap_or_default()
+                .split(',')
+                .collect();
+            for option in &options {
+                expect(flags.contains(&option.as_str()))
+                    .described_as(format!("option {option} in the pod's mount `{mount}`"))
+                    .to_equal(true)?;
+            }
+            let pvc = volume::wait_bound(&config, "mount-options").await?;
+            let pv_name = pvc
+                .spec
+                .and_then(|s| s.volume_name)
+                .context("no volume name")?;
+            let pv = config
+                .framework
+                .api_all::<PersistentVolume>()
+                .get(&pv_name)
+                .await?;
+            expect(pv.spec.and_then(|s| s.mount_options))
+                .described_as(format!("mount options of volume {pv_name}"))
+                .to_equal(Some(options.clone()))?;
+            Ok(())
+        });
     }
 }

@@ -25,73 +25,46 @@ pub fn read_write_once_pod() -> TestSuite {
 }
 
 fn define(s: &mut Container, sc: &SuiteContext) {
-    let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-    s.it(
+    sc.it(
+        s,
         "should block a second pod from using an in-use ReadWriteOncePod volume on the same node",
-        move |cx| {
-            let (driver, pattern) = (driver.clone(), pattern.clone());
-            async move {
-                let config = volume::setup(&cx, &driver).await?;
-                let f = config.framework.clone();
-                let sc =
-                    volume::create_storage_class(driver.as_ref(), &config, &pattern, None).await?;
-                let class = sc.metadata.name.unwrap_or_default();
-                let claim = volume::claim(
-                    "rwop",
-                    &class,
-                    "ReadWriteOncePod",
-                    &driver.driver_info().claim_size(),
-                    VolMode::Filesystem,
-                    None,
-                )?;
-                volume::create_claim(&config, &claim).await?;
-                let source = serde_json::json!({"persistentVolumeClaim": {"claimName": "rwop"}});
-                let pods = f.api::<Pod>();
-                let first = volume::pod(&config, "first", &[("volume1", &source)], "sleep 3600")?;
-                pods.create(&PostParams::default(), &first).await?;
-                f.wait_for_pod_running("first").await?;
-                // Without nodeName the scheduler decides, and it is what enforces RWOP.
-                let mut second =
-                    volume::pod(&config, "second", &[("volume1", &source)], "echo second")?;
-                if let Some(spec) = second.spec.as_mut() {
-                    spec.node_name = None;
-                    if let Some(node) = &config.client_node.name {
-                        spec.node_selector
-                            .get_or_insert_with(Default::default)
-                            .insert("kubernetes.io/hostname".into(), node.clone());
-                    }
+        move |cx, driver, pattern| async move {
+            let config = volume::setup(&cx, &driver).await?;
+            let f = config.framework.clone();
+            let sc = volume::create_storage_class(driver.as_ref(), &config, &pattern, None).await?;
+            let class = sc.metadata.name.unwrap_or_default();
+            let claim = volume::claim(
+                "rwop",
+                &class,
+                "ReadWriteOncePod",
+                &driver.driver_info().claim_size(),
+                VolMode::Filesystem,
+                None,
+            )?;
+            volume::create_claim(&config, &claim).await?;
+            let source = serde_json::json!({"persistentVolumeClaim": {"claimName": "rwop"}});
+            let pods = f.api::<Pod>();
+            let first = volume::pod(&config, "first", &[("volume1", &source)], "sleep 3600")?;
+            pods.create(&PostParams::default(), &first).await?;
+            f.wait_for_pod_running("first").await?;
+            // Without nodeName the scheduler decides, and it is what enforces RWOP.
+            let mut second =
+                volume::pod(&config, "second", &[("volume1", &source)], "echo second")?;
+            if let Some(spec) = second.spec.as_mut() {
+                spec.node_name = None;
+                if let Some(node) = &config.client_node.name {
+                    spec.node_selector
+                        .get_or_insert_with(Default::default)
+                        .insert("kubernetes.io/hostname".into(), node.clone());
                 }
-                pods.create(&PostParams::default(), &second).await?;
-                cx.by("waiting for the scheduler to refuse the second pod");
-                volume::poll_until(
-                    "pod `second` to be unschedulable because of ReadWriteOncePod",
-                    f.timeouts().pod_start_short,
-                    || async {
-                        let p = pods.get("second").await?;
-                        let cond = p
-                            .status
-                            .and_then(|s| s.conditions)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .find(|c| c.type_ == "PodScheduled");
-                        let msg = cond
-                            .as_ref()
-                            .and_then(|c| c.message.clone())
-                            .unwrap_or_default();
-                        ensure!(
-                            cond.as_ref().is_some_and(|c| c.status == "False")
-                                && msg.contains("ReadWriteOncePod"),
-                            "PodScheduled: {cond:?}"
-                        );
-                        Ok(())
-                    },
-                )
-                .await?;
-                cx.by("deleting the first pod frees the volume for the second");
-                volume::delete_pod(&config, "first").await?;
-                f.wait_for_pod_succeeded("second").await?;
-                Ok(())
             }
+            pods.create(&PostParams::default(), &second).await?;
+            cx.by("waiting for the scheduler to refuse the second pod");
+            volume::wait_unschedulable(&config, "second", "ReadWriteOncePod").await?;
+            cx.by("deleting the first pod frees the volume for the second");
+            volume::delete_pod(&config, "first").await?;
+            f.wait_for_pod_succeeded("second").await?;
+            Ok(())
         },
     );
 }

@@ -1,9 +1,12 @@
 use super::needs;
 use crate::capability::Capability;
-use crate::pattern::{SnapshotType, VolMode, patterns};
+use crate::driver::PerTestConfig;
+use crate::pattern::{SnapshotType, patterns};
 use crate::suite::{SuiteContext, TestSuite};
-use crate::volume::{self, MOUNT_PATH, snapshot_resource};
-use kube::api::{Api, DeleteParams, DynamicObject};
+use crate::volume::{self, snapshot_resource};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use kube_e2e::conditions::{self, Progress};
 use kube_e2e::prelude::*;
 
 /// `snapshottable`: snapshots are created, restored and deleted as their policy says.
@@ -21,8 +24,14 @@ pub fn snapshottable() -> TestSuite {
         ],
         skip: |d, p| {
             needs(d, Capability::SnapshotDataSource, "snapshots")
-                .or_else(|| d.as_snapshottable().is_none().then(|| format!("driver {} has no snapshot class", d.driver_info().name)))
-                .or_else(|| (p.snapshot_type != Some(SnapshotType::Dynamic)).then(|| "pre-provisioned and ephemeral snapshots are not implemented yet in kube-e2e-storage".into()))
+                .or_else(|| {
+                    d.as_snapshottable()
+                        .is_none()
+                        .then(|| format!("driver {} has no snapshot class", d.driver_info().name))
+                })
+                .or_else(|| {
+                    (p.snapshot_type.is_none()).then(|| "the pattern has no snapshot type".into())
+                })
         },
         define,
     }
@@ -42,17 +51,48 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 let config = volume::setup(&cx, &driver).await?;
                 let f = config.framework.clone();
                 let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
-                let claim = vol.claim.clone().context("claim")?;
-                volume::run_script(
-                    &cx,
-                    &config,
-                    "writer",
-                    &vol.source,
-                    &volume::write_file("data", "snapshotted"),
-                )
-                .await?;
-                let snap =
-                    volume::create_snapshot(&cx, driver.as_ref(), &config, &claim, policy).await?;
+                let snap = if pattern.snapshot_type == Some(SnapshotType::Ephemeral) {
+                    // The claim of a running pod's generic ephemeral volume is snapshotted.
+                    let writer = volume::pod(
+                        &config,
+                        "writer",
+                        &[("volume1", &vol.source)],
+                        &format!(
+                            "{} && sleep 3600",
+                            volume::write_file("data", "snapshotted")
+                        ),
+                    )?;
+                    f.api::<Pod>()
+                        .create(&PostParams::default(), &writer)
+                        .await?;
+                    f.wait_for_pod_running("writer").await?;
+                    volume::create_snapshot(&cx, driver.as_ref(), &config, "writer-volume1", policy)
+                        .await?
+                } else {
+                    let claim = vol.claim.clone().context("claim")?;
+                    volume::run_script(
+                        &cx,
+                        &config,
+                        "writer",
+                        &vol.source,
+                        &volume::write_file("data", "snapshotted"),
+                    )
+                    .await?;
+                    if pattern.snapshot_type == Some(SnapshotType::Preprovisioned) {
+                        let taken = volume::create_snapshot(
+                            &cx,
+                            driver.as_ref(),
+                            &config,
+                            &claim,
+                            "Retain",
+                        )
+                        .await?;
+                        preprovision(&cx, &config, &taken, policy).await?
+                    } else {
+                        volume::create_snapshot(&cx, driver.as_ref(), &config, &claim, policy)
+                            .await?
+                    }
+                };
                 let snap_name = snap.metadata.name.clone().unwrap_or_default();
                 cx.by("checking the snapshot's content");
                 let content_name = snap.data["status"]["boundVolumeSnapshotContentName"]
@@ -75,30 +115,11 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 .described_as("content has a snapshot handle")
                 .to_equal(true)?;
                 cx.by("restoring the snapshot into a new claim");
-                let class = vol
-                    .storage_class
-                    .and_then(|c| c.metadata.name)
-                    .unwrap_or_default();
-                let info = driver.driver_info();
-                let restored = volume::claim(
-                    "restored",
-                    &class,
-                    &info.access_mode(),
-                    &info.claim_size(),
-                    VolMode::Filesystem,
-                    Some(volume::snapshot_source(&snap_name)),
-                )?;
-                volume::create_claim(&config, &restored).await?;
-                let src = serde_json::json!({"persistentVolumeClaim": {"claimName": "restored"}});
-                let out = volume::run_script(
-                    &cx,
-                    &config,
-                    "restored-reader",
-                    &src,
-                    &format!("cat {MOUNT_PATH}/data"),
-                )
-                .await?;
-                expect(out.trim().to_string())
+                let source = volume::snapshot_source(&snap_name);
+                let out =
+                    volume::read_new_claim(&cx, driver.as_ref(), &config, &vol, "restored", source)
+                        .await?;
+                expect(out)
                     .described_as("data in the restored claim")
                     .to_equal("snapshotted".to_string())?;
                 cx.by(format!("deleting the snapshot ({policy} policy)"));
@@ -136,4 +157,79 @@ fn define(s: &mut Container, sc: &SuiteContext) {
             }
         },
     );
+}
+
+/// Turns a dynamically taken snapshot (Retain policy) into a pre-provisioned one, as an
+/// administrator importing an existing snapshot would: the snapshot and its content are
+/// deleted (the snapshot on the storage stays), then a VolumeSnapshotContent naming the
+/// snapshot handle and a VolumeSnapshot bound to it are created. Returns the new snapshot,
+/// ready to use.
+async fn preprovision(
+    cx: &SpecContext,
+    config: &PerTestConfig,
+    taken: &DynamicObject,
+    policy: &str,
+) -> anyhow::Result<DynamicObject> {
+    let f = &config.framework;
+    let snapshots: Api<DynamicObject> = Api::namespaced_with(
+        f.client().clone(),
+        f.namespace(),
+        &snapshot_resource("VolumeSnapshot"),
+    );
+    let contents: Api<DynamicObject> = Api::all_with(
+        f.client().clone(),
+        &snapshot_resource("VolumeSnapshotContent"),
+    );
+    let taken_name = taken.metadata.name.clone().unwrap_or_default();
+    let taken_content = taken.data["status"]["boundVolumeSnapshotContentName"]
+        .as_str()
+        .context("snapshot without bound content")?
+        .to_string();
+    let handle = contents.get(&taken_content).await?.data["status"]["snapshotHandle"]
+        .as_str()
+        .context("content without snapshot handle")?
+        .to_string();
+    cx.by(format!(
+        "releasing snapshot handle {handle} from {taken_name}"
+    ));
+    snapshots
+        .delete(&taken_name, &DeleteParams::default())
+        .await?;
+    f.wait_for_deleted(&snapshots, &taken_name).await?;
+    contents
+        .delete(&taken_content, &DeleteParams::default())
+        .await?;
+    f.wait_for_deleted(&contents, &taken_content).await?;
+    let name = "pre-provisioned";
+    let content_name = format!("{name}-{}", f.namespace());
+    cx.by(format!(
+        "importing it as content {content_name} and snapshot {name}"
+    ));
+    let mut content =
+        DynamicObject::new(&content_name, &snapshot_resource("VolumeSnapshotContent"));
+    content.data = serde_json::json!({"spec": {
+        "deletionPolicy": policy,
+        "driver": config.driver_name,
+        "source": {"snapshotHandle": handle},
+        "volumeSnapshotRef": {"name": name, "namespace": f.namespace()},
+    }});
+    contents.create(&PostParams::default(), &content).await?;
+    let mut snap = DynamicObject::new(name, &snapshot_resource("VolumeSnapshot"));
+    snap.data =
+        serde_json::json!({"spec": {"source": {"volumeSnapshotContentName": content_name}}});
+    snapshots.create(&PostParams::default(), &snap).await?;
+    let ready = conditions::wait_for(
+        &snapshots,
+        name,
+        &format!("pre-provisioned snapshot {name} to be ready to use"),
+        f.timeouts().snapshot_create,
+        Some(cx.cancellation_token()),
+        |s: Option<&DynamicObject>| match s {
+            Some(s) if s.data["status"]["readyToUse"].as_bool() == Some(true) => Progress::Done,
+            Some(s) => Progress::Waiting(format!("status {}", s.data["status"])),
+            None => Progress::Waiting("not found".into()),
+        },
+    )
+    .await?;
+    ready.context("the snapshot vanished")
 }

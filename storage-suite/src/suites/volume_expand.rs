@@ -80,10 +80,7 @@ async fn wait_capacity(
 fn define(s: &mut Container, sc: &SuiteContext) {
     let fs = sc.pattern.vol_mode == VolMode::Filesystem;
     if !sc.pattern.allow_expansion {
-        let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-        s.it("should not allow expansion of pvcs without AllowVolumeExpansion property", move |cx| {
-            let (driver, pattern) = (driver.clone(), pattern.clone());
-            async move {
+        sc.it(s, "should not allow expansion of pvcs without AllowVolumeExpansion property", move |cx, driver, pattern| async move {
                 let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let claim = vol.claim.clone().context("claim")?;
                 volume::wait_bound(&config, &claim).await?;
@@ -96,8 +93,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                     other => bail!("expanding a claim of a class without allowVolumeExpansion was not refused: {other:?}"),
                 }
                 Ok(())
-            }
-        });
+            });
         return;
     }
     let offline = "Verify if offline PVC expansion works";
@@ -111,39 +107,35 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     }) {
         sc.drop_spec(s, offline, r);
     } else {
-        let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-        s.it(offline, move |cx| {
-            let (driver, pattern) = (driver.clone(), pattern.clone());
-            async move {
-                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-                let claim = vol.claim.clone().context("claim")?;
-                volume::run_script(
-                    &cx,
-                    &config,
-                    "writer",
-                    &vol.source,
-                    &volume::write_file("data", "before-resize"),
-                )
-                .await?;
-                let bigger = grow(&driver.driver_info().claim_size());
-                cx.by(format!(
-                    "expanding claim {claim} to {bigger} while no pod uses it"
-                ));
-                resize(&config.framework.api(), &claim, &bigger).await?;
-                wait_capacity(&config, &claim, &bigger).await?;
-                let out = volume::run_script(
-                    &cx,
-                    &config,
-                    "reader",
-                    &vol.source,
-                    &format!("cat {MOUNT_PATH}/data"),
-                )
-                .await?;
-                expect(out.trim().to_string())
-                    .described_as("data after the resize")
-                    .to_equal("before-resize".to_string())?;
-                Ok(())
-            }
+        sc.it(s, offline, move |cx, driver, pattern| async move {
+            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+            let claim = vol.claim.clone().context("claim")?;
+            volume::run_script(
+                &cx,
+                &config,
+                "writer",
+                &vol.source,
+                &volume::write_file("data", "before-resize"),
+            )
+            .await?;
+            let bigger = grow(&driver.driver_info().claim_size());
+            cx.by(format!(
+                "expanding claim {claim} to {bigger} while no pod uses it"
+            ));
+            resize(&config.framework.api(), &claim, &bigger).await?;
+            wait_capacity(&config, &claim, &bigger).await?;
+            let out = volume::run_script(
+                &cx,
+                &config,
+                "reader",
+                &vol.source,
+                &format!("cat {MOUNT_PATH}/data"),
+            )
+            .await?;
+            expect(out.trim().to_string())
+                .described_as("data after the resize")
+                .to_equal("before-resize".to_string())?;
+            Ok(())
         });
     }
     let online = "should resize volume when PVC is edited while pod is using it";
@@ -157,43 +149,39 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     }) {
         sc.drop_spec(s, online, r);
     } else {
-        let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-        s.it(online, move |cx| {
-            let (driver, pattern) = (driver.clone(), pattern.clone());
-            async move {
-                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-                let claim = vol.claim.clone().context("claim")?;
-                let f = config.framework.clone();
-                let pod = volume::pod(
-                    &config,
-                    "user",
-                    &[("volume1", &vol.source)],
-                    &format!("echo in-use > {MOUNT_PATH}/data && sync && sleep 3600"),
-                )?;
-                f.api::<Pod>().create(&PostParams::default(), &pod).await?;
-                f.wait_for_pod_running("user").await?;
-                let bigger = grow(&driver.driver_info().claim_size());
-                cx.by(format!(
-                    "expanding claim {claim} to {bigger} while pod `user` uses it"
-                ));
-                resize(&f.api(), &claim, &bigger).await?;
-                wait_capacity(&config, &claim, &bigger).await?;
-                let running = f.api::<Pod>().get("user").await?;
-                expect(running.status.and_then(|s| s.phase))
-                    .described_as("phase of the pod using the claim")
-                    .to_equal(Some("Running".to_string()))?;
-                volume::delete_pod(&config, "user").await?;
-                let out = volume::run_script(
-                    &cx,
-                    &config,
-                    "reader",
-                    &vol.source,
-                    &format!("cat {MOUNT_PATH}/data"),
-                )
-                .await?;
-                expect(out.trim().to_string()).to_equal("in-use".to_string())?;
-                Ok(())
-            }
+        sc.it(s, online, move |cx, driver, pattern| async move {
+            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+            let claim = vol.claim.clone().context("claim")?;
+            let f = config.framework.clone();
+            let pod = volume::pod(
+                &config,
+                "user",
+                &[("volume1", &vol.source)],
+                &format!("echo in-use > {MOUNT_PATH}/data && sync && sleep 3600"),
+            )?;
+            f.api::<Pod>().create(&PostParams::default(), &pod).await?;
+            f.wait_for_pod_running("user").await?;
+            let bigger = grow(&driver.driver_info().claim_size());
+            cx.by(format!(
+                "expanding claim {claim} to {bigger} while pod `user` uses it"
+            ));
+            resize(&f.api(), &claim, &bigger).await?;
+            wait_capacity(&config, &claim, &bigger).await?;
+            let running = f.api::<Pod>().get("user").await?;
+            expect(running.status.and_then(|s| s.phase))
+                .described_as("phase of the pod using the claim")
+                .to_equal(Some("Running".to_string()))?;
+            volume::delete_pod(&config, "user").await?;
+            let out = volume::run_script(
+                &cx,
+                &config,
+                "reader",
+                &vol.source,
+                &format!("cat {MOUNT_PATH}/data"),
+            )
+            .await?;
+            expect(out.trim().to_string()).to_equal("in-use".to_string())?;
+            Ok(())
         });
     }
 }

@@ -36,13 +36,7 @@ pub fn volumes() -> TestSuite {
 
 fn define(s: &mut Container, sc: &SuiteContext) {
     let text = "should store data";
-    if let Some(r) = needs(sc.driver.as_ref(), Capability::Persistence, "persistence") {
-        sc.drop_spec(s, text, r);
-    } else {
-        let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-        s.it(text, move |cx| {
-            let (driver, pattern) = (driver.clone(), pattern.clone());
-            async move {
+    sc.it_unless(s, text, needs(sc.driver.as_ref(), Capability::Persistence, "persistence"), move |cx, driver, pattern| async move {
                 let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 volume::run_script(&cx, &config, "writer", &vol.source, &format!(
                     "mkdir -p {MOUNT_PATH}/dir && echo 'Hello from {}' > {MOUNT_PATH}/dir/index.html && sync",
@@ -52,21 +46,13 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 let out = volume::run_script(&cx, &config, "reader", &vol.source, &format!("cat {MOUNT_PATH}/dir/index.html")).await?;
                 expect(out.trim().to_string()).described_as("content read by a second pod").to_equal(format!("Hello from {}", config.prefix))?;
                 Ok(())
-            }
-        });
-    }
+            });
     let text = "should allow exec of files on the volume";
-    if let Some(r) = needs(
+    sc.it_unless(s, text, needs(
         sc.driver.as_ref(),
         Capability::Exec,
         "executing files on the volume",
-    ) {
-        sc.drop_spec(s, text, r);
-    } else {
-        let (driver, pattern) = (sc.driver.clone(), sc.pattern.clone());
-        s.it(text, move |cx| {
-            let (driver, pattern) = (driver.clone(), pattern.clone());
-            async move {
+    ), move |cx, driver, pattern| async move {
                 let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 let out = volume::run_script(&cx, &config, "exec", &vol.source, &format!(
                     "printf '#!/bin/sh\\necho Hello from exec\\n' > {MOUNT_PATH}/script.sh && chmod +x {MOUNT_PATH}/script.sh && {MOUNT_PATH}/script.sh"
@@ -74,7 +60,5 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 .await?;
                 expect(out.trim().to_string()).to_equal("Hello from exec".to_string())?;
                 Ok(())
-            }
-        });
-    }
+            });
 }
