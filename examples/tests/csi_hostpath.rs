@@ -20,4 +20,11 @@ fn csi_volumes(s: &mut Container) {
 }
 kube_e2e::specs!(csi_volumes);
 
-kube_e2e::main!();
+fn main() {
+    // Started from nothing, the local cluster gets a real node: the driver needs a kubelet.
+    let args = kube_e2e::param::with_defaults(
+        std::env::args_os().collect(),
+        &[("framework.local-nodes", "real")],
+    );
+    std::process::exit(kube_e2e::run(args));
+}

@@ -46,14 +46,14 @@ fn deploy_once(s: &mut Container) {
 kube_e2e::suite_hooks!(deploy_once);
 
 fn main() {
-    // The example's driver file unless the caller names one (flag or environment).
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let given = args
-        .iter()
-        .any(|a| a.to_string_lossy().starts_with("--storage.testdriver"))
-        || std::env::var_os("KUBE_E2E_STORAGE_TESTDRIVER").is_some();
-    if !given {
-        args.push(format!("--storage.testdriver={DEFAULT_FILE}").into());
-    }
+    // The example's driver file unless the caller names one (flag or environment); started
+    // from nothing, the local cluster gets a real node: the driver needs a kubelet.
+    let args = kube_e2e::param::with_defaults(
+        std::env::args_os().collect(),
+        &[
+            ("storage.testdriver", DEFAULT_FILE),
+            ("framework.local-nodes", "real"),
+        ],
+    );
     std::process::exit(kube_e2e::run(args));
 }

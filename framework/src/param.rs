@@ -106,6 +106,26 @@ impl ParamDef {
     }
 }
 
+/// `args` with `--<name>=<value>` appended for each default whose parameter is given neither
+/// as a flag nor by its environment variable — for a suite's `main` that wants other defaults
+/// (e.g. a real node for the local cluster).
+pub fn with_defaults(
+    mut args: Vec<std::ffi::OsString>,
+    defaults: &[(&str, &str)],
+) -> Vec<std::ffi::OsString> {
+    for (name, value) in defaults {
+        let flag = format!("--{name}");
+        let given = args.iter().any(|a| {
+            let a = a.to_string_lossy();
+            a == flag || a.starts_with(&format!("{flag}="))
+        }) || std::env::var_os(env_var_for(name)).is_some();
+        if !given {
+            args.push(format!("{flag}={value}").into());
+        }
+    }
+    args
+}
+
 /// `KUBE_E2E_<NAME>` for a dotted name.
 pub fn env_var_for(name: &str) -> String {
     let upper: String = name
@@ -263,6 +283,18 @@ pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn defaults_are_added_only_when_neither_flag_nor_environment_sets_them() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let added = with_defaults(args(&["bin"]), &[("test.param-default-a", "x")]);
+        assert_eq!(added, args(&["bin", "--test.param-default-a=x"]));
+        for given in ["--test.param-default-a=y", "--test.param-default-a"] {
+            let kept = with_defaults(args(&["bin", given]), &[("test.param-default-a", "x")]);
+            assert_eq!(kept, args(&["bin", given]));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -96,6 +96,8 @@ pub struct Connection {
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context; `None` for the current one.
     pub context: Option<String>,
+    /// The kind of nodes `local` starts a cluster with (a running cluster is reused as it is).
+    pub local_nodes: kube_e2e_cluster::NodeMode,
 }
 
 impl Connection {
@@ -108,7 +110,8 @@ impl Connection {
     pub async fn connect(&self) -> Result<(kube::Client, String), ProviderError> {
         let (config, what) = match self.provider {
             Provider::Local => {
-                let options = kube_e2e_cluster::ClusterOptions::new();
+                let mut options = kube_e2e_cluster::ClusterOptions::new();
+                options.nodes = self.local_nodes;
                 let state_dir = kube_e2e_cluster::default_state_dir();
                 let mut progress = |line: &str| eprintln!("local cluster: {line}");
                 let (cluster, _) = kube_e2e_cluster::LocalCluster::up(&options, &mut progress)

@@ -34,6 +34,12 @@ crate::param!(
     "skeleton | local (default: skeleton with a kubeconfig or in a pod, else local)"
 );
 crate::param!(
+    "framework.local-nodes",
+    String,
+    Some("simulated"),
+    "nodes of the local cluster when this run starts it: simulated (kwok) | real (kubelet and containerd; needs root)"
+);
+crate::param!(
     "framework.delete-namespace",
     String,
     Some("delete"),
@@ -136,6 +142,11 @@ impl Settings {
                     kubeconfig
                 },
                 context: nonempty(params.string("framework.context")),
+                local_nodes: parse_local_nodes(
+                    &params
+                        .string("framework.local-nodes")
+                        .unwrap_or_else(|| "simulated".into()),
+                )?,
             },
             delete_namespace,
             timeouts: Timeouts::default().scaled(scale),
@@ -267,5 +278,42 @@ impl Session {
         self.deletions
             .await_all(&self.client, self.settings.timeouts.namespace_delete)
             .await
+    }
+}
+
+/// The `framework.local-nodes` value.
+fn parse_local_nodes(text: &str) -> Result<kube_e2e_cluster::NodeMode, FrameworkError> {
+    match text.trim() {
+        "simulated" => Ok(kube_e2e_cluster::NodeMode::Simulated),
+        "real" => Ok(kube_e2e_cluster::NodeMode::Real),
+        other => Err(FrameworkError::Setting {
+            key: "framework.local-nodes",
+            value: other.to_string(),
+            expected: "simulated or real",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_nodes_parse_and_name_the_setting_when_wrong() {
+        assert_eq!(
+            parse_local_nodes("real").unwrap(),
+            kube_e2e_cluster::NodeMode::Real
+        );
+        assert_eq!(
+            parse_local_nodes(" simulated ").unwrap(),
+            kube_e2e_cluster::NodeMode::Simulated
+        );
+        let e = parse_local_nodes("kind").unwrap_err().to_string();
+        assert!(
+            e.contains("framework.local-nodes")
+                && e.contains("kind")
+                && e.contains("simulated or real"),
+            "{e}"
+        );
     }
 }
