@@ -67,10 +67,11 @@ impl CsiHostpathDriver {
 
 /// What csi-hostpath claims: persistence, exec, fsGroup, snapshots, clones, expansion
 /// (controller and node, offline and online), RWOP, single-node volumes, topology, capacity,
-/// per-node volume limits; no block volumes.
+/// per-node volume limits, raw block volumes (loop devices).
 pub fn driver_info() -> DriverInfo {
     let caps = [
         Capability::Persistence,
+        Capability::Block,
         Capability::Exec,
         Capability::FsGroup,
         Capability::SnapshotDataSource,

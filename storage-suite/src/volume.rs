@@ -172,6 +172,8 @@ pub struct TestVolume {
     pub claim: Option<String>,
     /// The `volumes[]` entry minus its name.
     pub source: Value,
+    /// File system or raw block: mounted at, or mapped to, `/mnt/<name>` in pods.
+    pub mode: VolMode,
 }
 
 /// Creates the spec's storage class from the driver, adjusted to the pattern.
@@ -337,6 +339,7 @@ pub async fn create_named_volume(
             )?;
             create_claim(config, &c).await?;
             Ok(TestVolume {
+                mode: pattern.vol_mode,
                 storage_class: Some(sc),
                 claim: Some(name.clone()),
                 source: json!({"persistentVolumeClaim": {"claimName": name}}),
@@ -354,6 +357,7 @@ pub async fn create_named_volume(
                 None,
             )?;
             Ok(TestVolume {
+                mode: pattern.vol_mode,
                 storage_class: Some(sc),
                 claim: None,
                 source: json!({"ephemeral": {"volumeClaimTemplate": {"spec": c.spec}}}),
@@ -365,6 +369,7 @@ pub async fn create_named_volume(
                 .context("the driver has no CSI inline volumes")?;
             let v = eph.volume(config, 0);
             Ok(TestVolume {
+                mode: VolMode::Filesystem,
                 storage_class: None,
                 claim: None,
                 source: json!({"csi": {
@@ -386,24 +391,51 @@ pub fn pod(
     volumes: &[(&str, &Value)],
     script: &str,
 ) -> anyhow::Result<Pod> {
+    let with_modes: Vec<(&str, &Value, VolMode)> = volumes
+        .iter()
+        .map(|(n, v)| (*n, *v, VolMode::Filesystem))
+        .collect();
+    pod_with_modes(config, name, &with_modes, script)
+}
+
+/// [`pod`] with each volume's mode: file system volumes are mounted at `/mnt/<name>`, block
+/// volumes mapped to the device `/mnt/<name>`.
+pub fn pod_with_modes(
+    config: &PerTestConfig,
+    name: &str,
+    volumes: &[(&str, &Value, VolMode)],
+    script: &str,
+) -> anyhow::Result<Pod> {
     let f = &config.framework;
     let mut vols = Vec::new();
     let mut mounts = Vec::new();
-    for (vname, source) in volumes {
+    let mut devices = Vec::new();
+    for (vname, source, mode) in volumes {
         let mut v = (*source).clone();
         v["name"] = json!(vname);
         vols.push(v);
-        mounts.push(json!({"name": vname, "mountPath": format!("/mnt/{vname}")}));
+        match mode {
+            VolMode::Filesystem => {
+                mounts.push(json!({"name": vname, "mountPath": format!("/mnt/{vname}")}))
+            }
+            VolMode::Block => {
+                devices.push(json!({"name": vname, "devicePath": format!("/mnt/{vname}")}))
+            }
+        }
+    }
+    let mut container = json!({
+        "name": "main",
+        "image": f.image(Image::Busybox),
+        "command": ["sh", "-c", script],
+        "volumeMounts": mounts,
+    });
+    if !devices.is_empty() {
+        container["volumeDevices"] = json!(devices);
     }
     let mut spec = json!({
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": 1,
-        "containers": [{
-            "name": "main",
-            "image": f.image(Image::Busybox),
-            "command": ["sh", "-c", script],
-            "volumeMounts": mounts,
-        }],
+        "containers": [container],
         "volumes": vols,
     });
     // The node is chosen through the scheduler (a hostname selector), not `nodeName`: only
@@ -440,6 +472,66 @@ pub async fn run_script(
         &format!("set -e; {script}"),
     )?;
     run_pod(cx, config, p).await
+}
+
+/// [`run_script`] for a test volume of either mode (see [`pod_with_modes`]).
+///
+/// # Errors
+///
+/// The pod failing (its output is in the error) or not finishing in `pod_start`.
+pub async fn run_on(
+    cx: &SpecContext,
+    config: &PerTestConfig,
+    name: &str,
+    volume: &TestVolume,
+    script: &str,
+) -> anyhow::Result<String> {
+    let p = pod_with_modes(
+        config,
+        name,
+        &[("volume1", &volume.source, volume.mode)],
+        &format!("set -e; {script}"),
+    )?;
+    run_pod(cx, config, p).await
+}
+
+/// Shell text that stores the line `content` on volume `volume1`: in the file `data` of a file
+/// system volume, in the first sector of a block volume; synced either way.
+pub fn write_data(mode: VolMode, content: &str) -> String {
+    write_data_at(mode, MOUNT_PATH, content)
+}
+
+/// Shell text that prints what [`write_data`] stored.
+pub fn read_data(mode: VolMode) -> String {
+    read_data_at(mode, MOUNT_PATH)
+}
+
+/// [`write_data`] for the volume at `path` (a mount point or a device).
+pub fn write_data_at(mode: VolMode, path: &str, content: &str) -> String {
+    match mode {
+        VolMode::Filesystem => format!("echo '{content}' > {path}/data && sync"),
+        VolMode::Block => write_sector(path, 0, content),
+    }
+}
+
+/// [`read_data`] for the volume at `path`.
+pub fn read_data_at(mode: VolMode, path: &str) -> String {
+    match mode {
+        VolMode::Filesystem => format!("cat {path}/data"),
+        VolMode::Block => read_sector(path, 0),
+    }
+}
+
+/// Shell text that writes the line `content` into 512-byte sector `sector` of `device`.
+pub fn write_sector(device: &str, sector: u32, content: &str) -> String {
+    format!(
+        "printf '%s\\n' '{content}' | dd of={device} bs=512 seek={sector} count=1 conv=sync,notrunc,fsync 2>/dev/null"
+    )
+}
+
+/// Shell text that prints sector `sector` of `device` without its zero padding.
+pub fn read_sector(device: &str, sector: u32) -> String {
+    format!("dd if={device} bs=512 skip={sector} count=1 2>/dev/null | tr -d '\\000'")
 }
 
 /// Creates `pod`, waits until it succeeds, returns its log and deletes it.
@@ -628,8 +720,8 @@ pub async fn create_snapshot(
     ready.context("the snapshot vanished")
 }
 
-/// Creates claim `name` in the class of `volume` from `data_source` (a snapshot or a claim)
-/// and returns what a pod reads from its file `data`, trimmed.
+/// Creates claim `name` in the class and mode of `volume` from `data_source` (a snapshot or a
+/// claim) and returns what a pod reads with [`read_data`], trimmed.
 ///
 /// # Errors
 ///
@@ -653,17 +745,22 @@ pub async fn read_new_claim(
         &class,
         &info.access_mode(),
         &info.claim_size(),
-        VolMode::Filesystem,
+        volume.mode,
         Some(data_source),
     )?;
     create_claim(config, &new).await?;
-    let source = json!({"persistentVolumeClaim": {"claimName": name}});
-    let out = run_script(
+    let restored = TestVolume {
+        storage_class: None,
+        claim: Some(name.to_string()),
+        source: json!({"persistentVolumeClaim": {"claimName": name}}),
+        mode: volume.mode,
+    };
+    let out = run_on(
         cx,
         config,
         &format!("{name}-reader"),
-        &source,
-        &format!("cat {MOUNT_PATH}/data"),
+        &restored,
+        &read_data(volume.mode),
     )
     .await?;
     Ok(out.trim().to_string())
@@ -791,6 +888,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_goes_to_a_file_or_to_a_sector_as_the_mode_says() {
+        assert_eq!(
+            write_data(VolMode::Filesystem, "x"),
+            "echo 'x' > /mnt/volume1/data && sync"
+        );
+        assert_eq!(read_data(VolMode::Filesystem), "cat /mnt/volume1/data");
+        let write = write_data_at(VolMode::Block, "/mnt/volume2", "x");
+        assert!(
+            write.contains("dd of=/mnt/volume2 bs=512 seek=0 count=1 conv=sync,notrunc,fsync"),
+            "{write}"
+        );
+        let read = read_sector("/mnt/volume1", 1);
+        assert!(
+            read.starts_with("dd if=/mnt/volume1 bs=512 skip=1 count=1") && read.contains("tr -d"),
+            "{read}"
+        );
+    }
 
     #[test]
     fn snapshot_kinds_map_to_their_resource_names() {

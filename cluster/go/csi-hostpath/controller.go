@@ -61,27 +61,40 @@ func (d *driver) ControllerGetCapabilities(context.Context, *csi.ControllerGetCa
 	return &csi.ControllerGetCapabilitiesResponse{Capabilities: caps}, nil
 }
 
-// checkCapabilities accepts mounted volumes in any access mode: every consumer is on this node.
-func checkCapabilities(caps []*csi.VolumeCapability) error {
+// checkCapabilities accepts mounted and block volumes in any access mode (every consumer is on
+// this node) and reports whether the capabilities ask for a block volume; asking for both
+// access types at once is an error.
+func checkCapabilities(caps []*csi.VolumeCapability) (block bool, err error) {
 	if len(caps) == 0 {
-		return status.Error(codes.InvalidArgument, "volume capabilities are required")
+		return false, status.Error(codes.InvalidArgument, "volume capabilities are required")
 	}
-	for _, c := range caps {
-		if c.GetBlock() != nil {
-			return status.Error(codes.InvalidArgument, "block volumes are not supported")
+	for i, c := range caps {
+		isBlock := c.GetBlock() != nil
+		if !isBlock && c.GetMount() == nil {
+			return false, status.Error(codes.InvalidArgument, "an access type (mount or block) is required")
 		}
-		if c.GetMount() == nil {
-			return status.Error(codes.InvalidArgument, "an access type (mount) is required")
+		if i > 0 && isBlock != block {
+			return false, status.Error(codes.InvalidArgument, "the capabilities ask for both a block and a mounted volume; a volume is one or the other")
 		}
+		block = isBlock
 	}
-	return nil
+	return block, nil
+}
+
+// volumeMode names a volume's kind in messages.
+func volumeMode(block bool) string {
+	if block {
+		return "block"
+	}
+	return "filesystem"
 }
 
 func (d *driver) CreateVolume(_ context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
 	if req.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "name is required")
 	}
-	if err := checkCapabilities(req.GetVolumeCapabilities()); err != nil {
+	block, err := checkCapabilities(req.GetVolumeCapabilities())
+	if err != nil {
 		return nil, err
 	}
 	size := req.GetCapacityRange().GetRequiredBytes()
@@ -103,6 +116,9 @@ func (d *driver) CreateVolume(_ context.Context, req *csi.CreateVolumeRequest) (
 		return nil, status.Error(codes.Internal, err.Error())
 	}
 	if v := s.volumeByName(req.GetName()); v != nil {
+		if v.Block != block {
+			return nil, status.Errorf(codes.AlreadyExists, "volume %s exists as a %s volume", req.GetName(), volumeMode(v.Block))
+		}
 		if v.Capacity < size || (limit > 0 && v.Capacity > limit) {
 			return nil, status.Errorf(codes.AlreadyExists, "volume %s exists with %d bytes", req.GetName(), v.Capacity)
 		}
@@ -112,7 +128,7 @@ func (d *driver) CreateVolume(_ context.Context, req *csi.CreateVolumeRequest) (
 		return nil, status.Errorf(codes.ResourceExhausted, "%d bytes requested, %d free", size, free)
 	}
 
-	v := &volume{ID: idFor("vol", req.GetName()), Name: req.GetName(), Capacity: size}
+	v := &volume{ID: idFor("vol", req.GetName()), Name: req.GetName(), Capacity: size, Block: block}
 	path := d.volumePath(v.ID)
 	_ = os.RemoveAll(path) // a leftover of a create that failed half-way
 	if err := os.MkdirAll(path, 0o777); err != nil {
@@ -123,6 +139,12 @@ func (d *driver) CreateVolume(_ context.Context, req *csi.CreateVolumeRequest) (
 		_ = os.RemoveAll(path)
 		return nil, err
 	}
+	if v.Block {
+		if err := d.sizeImage(v); err != nil {
+			_ = os.RemoveAll(path)
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+	}
 	s.Volumes[v.ID] = v
 	if err := d.save(s); err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -130,7 +152,8 @@ func (d *driver) CreateVolume(_ context.Context, req *csi.CreateVolumeRequest) (
 	return d.createResponse(v, req.GetVolumeContentSource()), nil
 }
 
-// fill restores a snapshot into, or copies a volume into, a new volume's directory.
+// fill restores a snapshot into, or copies a volume into, a new volume's directory. Both must
+// be of the new volume's kind (block or filesystem).
 func (d *driver) fill(s *state, v *volume, source *csi.VolumeContentSource, path string) error {
 	switch {
 	case source.GetSnapshot() != nil:
@@ -138,6 +161,9 @@ func (d *driver) fill(s *state, v *volume, source *csi.VolumeContentSource, path
 		snap, ok := s.Snapshots[id]
 		if !ok {
 			return status.Errorf(codes.NotFound, "snapshot %s does not exist", id)
+		}
+		if snap.Block != v.Block {
+			return status.Errorf(codes.InvalidArgument, "snapshot %s is of a %s volume and cannot be restored into a %s volume", id, volumeMode(snap.Block), volumeMode(v.Block))
 		}
 		if snap.Size > v.Capacity {
 			return status.Errorf(codes.OutOfRange, "snapshot %s needs %d bytes, the volume has %d", id, snap.Size, v.Capacity)
@@ -157,6 +183,9 @@ func (d *driver) fill(s *state, v *volume, source *csi.VolumeContentSource, path
 		if !ok {
 			return status.Errorf(codes.NotFound, "volume %s does not exist", id)
 		}
+		if src.Block != v.Block {
+			return status.Errorf(codes.InvalidArgument, "volume %s is a %s volume and cannot be cloned into a %s volume", id, volumeMode(src.Block), volumeMode(v.Block))
+		}
 		if src.Capacity > v.Capacity {
 			return status.Errorf(codes.OutOfRange, "volume %s has %d bytes, the clone %d", id, src.Capacity, v.Capacity)
 		}
@@ -166,6 +195,23 @@ func (d *driver) fill(s *state, v *volume, source *csi.VolumeContentSource, path
 		v.Source = "volume:" + id
 	}
 	return nil
+}
+
+// sizeImage makes a block volume's image v.Capacity bytes long: creates it sparse, or grows
+// one restored, cloned or expanded. It never shrinks an image.
+func (d *driver) sizeImage(v *volume) error {
+	f, err := os.OpenFile(d.imagePath(v.ID), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	info, err := f.Stat()
+	if err == nil && info.Size() < v.Capacity {
+		err = f.Truncate(v.Capacity)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (d *driver) createResponse(v *volume, source *csi.VolumeContentSource) *csi.CreateVolumeResponse {
@@ -187,6 +233,9 @@ func (d *driver) DeleteVolume(_ context.Context, req *csi.DeleteVolumeRequest) (
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
+	if targets, _ := os.ReadDir(d.publishedPath(req.GetVolumeId())); len(targets) > 0 {
+		return nil, status.Errorf(codes.FailedPrecondition, "volume %s is still published at %d target(s) on the node", req.GetVolumeId(), len(targets))
+	}
 	if err := os.RemoveAll(d.volumePath(req.GetVolumeId())); err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
@@ -204,11 +253,16 @@ func (d *driver) ValidateVolumeCapabilities(_ context.Context, req *csi.Validate
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	if _, ok := s.Volumes[req.GetVolumeId()]; !ok {
+	v, ok := s.Volumes[req.GetVolumeId()]
+	if !ok {
 		return nil, status.Errorf(codes.NotFound, "volume %s does not exist", req.GetVolumeId())
 	}
-	if err := checkCapabilities(req.GetVolumeCapabilities()); err != nil {
+	block, err := checkCapabilities(req.GetVolumeCapabilities())
+	if err != nil {
 		return &csi.ValidateVolumeCapabilitiesResponse{Message: err.Error()}, nil
+	}
+	if block != v.Block {
+		return &csi.ValidateVolumeCapabilitiesResponse{Message: fmt.Sprintf("volume %s is a %s volume", v.ID, volumeMode(v.Block))}, nil
 	}
 	return &csi.ValidateVolumeCapabilitiesResponse{Confirmed: &csi.ValidateVolumeCapabilitiesResponse_Confirmed{
 		VolumeContext:      req.GetVolumeContext(),
@@ -252,12 +306,18 @@ func (d *driver) ControllerExpandVolume(_ context.Context, req *csi.ControllerEx
 			return nil, status.Errorf(codes.ResourceExhausted, "%d more bytes requested, %d free", size-v.Capacity, free)
 		}
 		v.Capacity = size
+		if v.Block {
+			if err := d.sizeImage(v); err != nil {
+				return nil, status.Errorf(codes.Internal, "grow the image of volume %s: %v", v.ID, err)
+			}
+		}
 		if err := d.save(s); err != nil {
 			return nil, status.Error(codes.Internal, err.Error())
 		}
 	}
-	// A directory has no file system to grow: the node has nothing to do.
-	return &csi.ControllerExpandVolumeResponse{CapacityBytes: v.Capacity, NodeExpansionRequired: false}, nil
+	// A directory has no file system to grow. A block volume's loop devices keep their size
+	// until the node tells them the image grew (NodeExpandVolume).
+	return &csi.ControllerExpandVolumeResponse{CapacityBytes: v.Capacity, NodeExpansionRequired: v.Block}, nil
 }
 
 func (d *driver) CreateSnapshot(_ context.Context, req *csi.CreateSnapshotRequest) (*csi.CreateSnapshotResponse, error) {
@@ -285,6 +345,7 @@ func (d *driver) CreateSnapshot(_ context.Context, req *csi.CreateSnapshotReques
 		Name:         req.GetName(),
 		SourceVolume: v.ID,
 		Size:         v.Capacity,
+		Block:        v.Block,
 		Created:      time.Now().UTC(),
 	}
 	if err := d.writeArchive(v.ID, d.snapshotPath(snap.ID)); err != nil {
@@ -303,7 +364,11 @@ func (d *driver) writeArchive(volumeID, path string) error {
 	if err != nil {
 		return err
 	}
-	err = archive(d.volumePath(volumeID), f)
+	w := &sparseWriter{f: f} // a block volume's image is mostly holes; so is its archive
+	err = archive(d.volumePath(volumeID), w)
+	if err == nil {
+		err = f.Truncate(w.pos)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,5 +1,6 @@
 // kube-e2e-hostpath is the CSI driver of the kube-e2e local cluster: volumes are directories
-// on one node, snapshots are tar archives of them. One binary serves the Identity, Controller
+// on one node (a block volume's holds an image file the node attaches to a loop device),
+// snapshots are tar archives of them. One binary serves the Identity, Controller
 // and Node services, and registers itself with kubelet (the job node-driver-registrar does
 // elsewhere) when given --kubelet-registration-path.
 package main

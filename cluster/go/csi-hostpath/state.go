@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,22 +19,27 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 )
 
-// volume is one provisioned volume: the directory volumes/<ID>.
+// volume is one provisioned volume: the directory volumes/<ID>. A block volume's directory
+// holds one sparse file, blockImage, of the volume's capacity, which the node attaches to a
+// loop device.
 type volume struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	Capacity int64  `json:"capacity"`
+	Block    bool   `json:"block,omitempty"`
 	// Source is "snapshot:<id>", "volume:<id>" or empty.
 	Source string `json:"source,omitempty"`
 }
 
 // snapshot is one snapshot: the archive snapshots/<ID>.tar.
 type snapshot struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	SourceVolume string    `json:"sourceVolume"`
-	Size         int64     `json:"size"`
-	Created      time.Time `json:"created"`
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	SourceVolume string `json:"sourceVolume"`
+	Size         int64  `json:"size"`
+	// Block: the snapshot is of a block volume, so only a block volume can be restored from it.
+	Block   bool      `json:"block,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 // state is what the controller knows, kept in <statedir>/state.json. The controller and node
@@ -68,10 +74,15 @@ func newDriver(name, nodeID, dir string, capacity int64) (*driver, error) {
 	return &driver{name: name, nodeID: nodeID, dir: dir, capacity: capacity}, nil
 }
 
+// blockImage is the file in a block volume's directory that holds the volume's bytes.
+const blockImage = "block.img"
+
 func (d *driver) volumePath(id string) string    { return filepath.Join(d.dir, "volumes", id) }
+func (d *driver) imagePath(id string) string     { return filepath.Join(d.volumePath(id), blockImage) }
 func (d *driver) snapshotPath(id string) string  { return filepath.Join(d.dir, "snapshots", id+".tar") }
 func (d *driver) ephemeralPath(id string) string { return filepath.Join(d.dir, "ephemeral", id) }
 func (d *driver) statePath() string              { return filepath.Join(d.dir, "state.json") }
+func (d *driver) publishedPath(id string) string { return filepath.Join(d.dir, "published", id) }
 
 func (d *driver) load() (*state, error) {
 	s := &state{Volumes: map[string]*volume{}, Snapshots: map[string]*snapshot{}}
@@ -210,7 +221,7 @@ func extract(r io.Reader, dir string) error {
 			if err != nil {
 				return err
 			}
-			_, err = io.Copy(f, tr)
+			_, err = copySparse(f, tr)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
@@ -223,6 +234,45 @@ func extract(r io.Reader, dir string) error {
 		_ = os.Chmod(target, mode)
 		_ = os.Chtimes(target, header.ModTime, header.ModTime)
 	}
+}
+
+// copySparse copies r into the new file f, leaving holes where r has blocks of zeros (a block
+// volume's image is mostly zeros), and returns the bytes copied.
+func copySparse(f *os.File, r io.Reader) (int64, error) {
+	w := &sparseWriter{f: f}
+	n, err := io.Copy(w, r)
+	if err == nil {
+		err = f.Truncate(w.pos) // the length a trailing hole does not give
+	}
+	return n, err
+}
+
+// sparseWriter writes to a file, seeking over (rather than writing) 4 KiB blocks of zeros.
+// The file's length is pos once the writer is done: a trailing hole needs a Truncate.
+type sparseWriter struct {
+	f   *os.File
+	pos int64
+}
+
+// zeroBlock is what sparseWriter compares against.
+var zeroBlock [4096]byte
+
+func (w *sparseWriter) Write(p []byte) (int, error) {
+	for done := 0; done < len(p); {
+		chunk := p[done:min(done+len(zeroBlock), len(p))]
+		var err error
+		if bytes.Equal(chunk, zeroBlock[:len(chunk)]) {
+			_, err = w.f.Seek(int64(len(chunk)), io.SeekCurrent)
+		} else {
+			_, err = w.f.Write(chunk)
+		}
+		if err != nil {
+			return done, err
+		}
+		done += len(chunk)
+		w.pos += int64(len(chunk))
+	}
+	return len(p), nil
 }
 
 // copyTree copies the content of src into the empty directory dst.

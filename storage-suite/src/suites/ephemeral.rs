@@ -1,7 +1,7 @@
 use super::block_needs_capability;
-use crate::pattern::{VolMode, VolType, patterns};
+use crate::pattern::{VolType, patterns};
 use crate::suite::{SuiteContext, TestSuite};
-use crate::volume::{self, MOUNT_PATH};
+use crate::volume;
 use kube_e2e::prelude::*;
 
 /// `ephemeral`: generic ephemeral and CSI inline volumes live and die with their pod.
@@ -15,12 +15,7 @@ pub fn ephemeral() -> TestSuite {
             patterns::block_vol_mode_generic_ephemeral_volume(),
             patterns::default_fs_csi_ephemeral_volume(),
         ],
-        skip: |d, p| {
-            block_needs_capability(d, p).or_else(|| {
-                (p.vol_mode == VolMode::Block)
-                    .then(|| "block volumes are not implemented yet in kube-e2e-storage".into())
-            })
-        },
+        skip: block_needs_capability,
         define,
     }
 }
@@ -31,14 +26,12 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         "should create read/write inline ephemeral volume",
         move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-            let out = volume::run_script(
-                &cx,
-                &config,
-                "inline",
-                &vol.source,
-                &format!("echo ephemeral > {MOUNT_PATH}/data && sync && cat {MOUNT_PATH}/data"),
-            )
-            .await?;
+            let script = format!(
+                "{} && {}",
+                volume::write_data(vol.mode, "ephemeral"),
+                volume::read_data(vol.mode)
+            );
+            let out = volume::run_on(&cx, &config, "inline", &vol, &script).await?;
             expect(out.trim().to_string()).to_equal("ephemeral".to_string())?;
             if pattern.vol_type == VolType::GenericEphemeral {
                 cx.by("checking that the pod's claim went with the pod");

@@ -7,7 +7,7 @@ use crate::volume;
 use k8s_openapi::api::storage::v1::CSINode;
 use kube::api::ListParams;
 use kube_e2e::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// `multiVolume`: several volumes in one pod, and one volume in several pods at once.
 pub fn multi_volume() -> TestSuite {
@@ -23,23 +23,31 @@ pub fn multi_volume() -> TestSuite {
             patterns::xfs_dynamic_pv(),
             patterns::ntfs_dynamic_pv(),
         ],
-        skip: |d, p| {
-            block_needs_capability(d, p).or_else(|| {
-                (p.vol_mode == VolMode::Block)
-                    .then(|| "block volumes are not implemented yet in kube-e2e-storage".into())
-            })
-        },
+        skip: block_needs_capability,
         define,
     }
 }
 
-/// Each pod writes its own file and then reads the other's: the two files meeting on the
-/// volume prove that both pods had it mounted at the same time.
-fn meet_script(me: &str, other: &str) -> String {
+/// Each pod writes its own marker and then waits for the other's: the two meeting on the
+/// volume prove that both pods had it at the same time. On a file system the markers are files
+/// named after the pods; on a block device, sectors 0 (`a`) and 1 (`b`).
+fn meet_script(mode: VolMode, me: &str, other: &str) -> String {
+    let sector = |who: &str| u32::from(who != "a");
+    let dev = volume::MOUNT_PATH;
+    let (write, read) = match mode {
+        VolMode::Filesystem => (
+            format!("echo {me} > {dev}/{me}; sync"),
+            format!("cat {dev}/{other} 2>/dev/null || true"),
+        ),
+        VolMode::Block => (
+            volume::write_sector(dev, sector(me), me),
+            volume::read_sector(dev, sector(other)),
+        ),
+    };
     format!(
-        "set -e; echo {me} > /mnt/volume1/{me}; sync; \
-         i=0; until [ -f /mnt/volume1/{other} ]; do i=$((i+1)); [ $i -lt 120 ] || exit 3; sleep 1; done; \
-         echo \"{me} saw $(cat /mnt/volume1/{other})\""
+        "set -e; {write}; \
+         i=0; until [ \"$({read})\" = {other} ]; do i=$((i+1)); [ $i -lt 120 ] || exit 3; sleep 1; done; \
+         echo \"{me} saw {other}\""
     )
 }
 
@@ -49,20 +57,21 @@ async fn meet(
     cx: &SpecContext,
     config: &PerTestConfig,
     placement: [&PerTestConfig; 2],
-    source: &Value,
+    vol: &volume::TestVolume,
 ) -> anyhow::Result<()> {
+    let volumes = [("volume1", &vol.source, vol.mode)];
     let pods = vec![
-        volume::pod(
+        volume::pod_with_modes(
             placement[0],
             "pod-a",
-            &[("volume1", source)],
-            &meet_script("a", "b"),
+            &volumes,
+            &meet_script(vol.mode, "a", "b"),
         )?,
-        volume::pod(
+        volume::pod_with_modes(
             placement[1],
             "pod-b",
-            &[("volume1", source)],
-            &meet_script("b", "a"),
+            &volumes,
+            &meet_script(vol.mode, "b", "a"),
         )?,
     ];
     let logs = volume::run_pods(cx, config, pods).await?;
@@ -81,7 +90,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
 
     sc.it(s, "should access to two volumes with the same volume mode and retain data across pod recreation on the same node", move |cx, driver, pattern| async move {
                 let config = volume::setup(&cx, &driver).await?;
-                two_volumes_across_pods(&cx, &driver, &config, &pattern, None).await
+                two_volumes_across_pods(&cx, &driver, &config, [&pattern, &pattern], None).await
             },
     );
 
@@ -99,9 +108,19 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         sc.it(s, text, move |cx, driver, pattern| async move {
             let config = volume::setup(&cx, &driver).await?;
             let nodes = two_driver_nodes(&config).await?;
-            two_volumes_across_pods(&cx, &driver, &config, &pattern, Some(nodes)).await
+            two_volumes_across_pods(&cx, &driver, &config, [&pattern, &pattern], Some(nodes)).await
         });
     }
+
+    let text = "should access to two volumes with different volume mode and retain data across pod recreation on the same node";
+    let missing = (sc.pattern.vol_mode == VolMode::Filesystem)
+        .then(|| "the block patterns cover it (one block and one file system volume)".to_string());
+    sc.it_unless(s, text, missing, move |cx, driver, pattern| async move {
+        let config = volume::setup(&cx, &driver).await?;
+        let mut fs = pattern.clone();
+        fs.vol_mode = VolMode::Filesystem;
+        two_volumes_across_pods(&cx, &driver, &config, [&pattern, &fs], None).await
+    });
 
     let text = "should concurrently access the single volume from pods on the same node";
     sc.it_unless(
@@ -114,16 +133,21 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         ),
         move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-            meet(&cx, &config, [&config, &config], &vol.source).await
+            meet(&cx, &config, [&config, &config], &vol).await
         },
     );
 
     let text = "should concurrently access the single read-only volume from pods on the same node";
-    sc.it_unless(s, text, needs(
+    let missing = needs(
         sc.driver.as_ref(),
         Capability::MultiPods,
         "several pods on one node using a volume",
-    ), move |cx, driver, pattern| async move {
+    )
+    .or_else(|| {
+        (sc.pattern.vol_mode == VolMode::Block)
+            .then(|| "read-only access is checked through a file system".to_string())
+    });
+    sc.it_unless(s, text, missing, move |cx, driver, pattern| async move {
                 let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
                 volume::run_script(&cx, &config, "writer", &vol.source, &volume::write_file("data", "shared"))
                     .await?;
@@ -155,7 +179,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
             let [first, second] = two_driver_nodes(&config).await?;
             let vol = volume::create_volume(driver.as_ref(), &config, &pattern).await?;
             let placed = [on_node(&config, &first), on_node(&config, &second)];
-            meet(&cx, &config, [&placed[0], &placed[1]], &vol.source).await
+            meet(&cx, &config, [&placed[0], &placed[1]], &vol).await
         },
     );
 }
@@ -166,33 +190,35 @@ async fn two_volumes_across_pods(
     cx: &SpecContext,
     driver: &std::sync::Arc<dyn crate::driver::TestDriver>,
     config: &PerTestConfig,
-    pattern: &crate::pattern::TestPattern,
+    patterns: [&crate::pattern::TestPattern; 2],
     nodes: Option<[String; 2]>,
 ) -> anyhow::Result<()> {
-    let mut sources: Vec<Value> = Vec::new();
-    for i in 1..=2 {
-        let name = format!("{}-claim-{i}", config.prefix);
-        let vol = volume::create_named_volume(driver.as_ref(), config, pattern, &name).await?;
-        sources.push(vol.source);
+    let mut vols = Vec::new();
+    for (i, pattern) in patterns.into_iter().enumerate() {
+        let name = format!("{}-claim-{}", config.prefix, i + 1);
+        vols.push(volume::create_named_volume(driver.as_ref(), config, pattern, &name).await?);
     }
-    let volumes = [("volume1", &sources[0]), ("volume2", &sources[1])];
+    let volumes = [
+        ("volume1", &vols[0].source, vols[0].mode),
+        ("volume2", &vols[1].source, vols[1].mode),
+    ];
     let (first, second) = match &nodes {
         Some([a, b]) => (on_node(config, a), on_node(config, b)),
         None => (config.clone(), config.clone()),
     };
-    let writer = volume::pod(
-        &first,
-        "writer",
-        &volumes,
-        "set -e; echo one > /mnt/volume1/data; echo two > /mnt/volume2/data; sync",
-    )?;
+    let write = format!(
+        "set -e; {}; {}",
+        volume::write_data_at(vols[0].mode, "/mnt/volume1", "one"),
+        volume::write_data_at(vols[1].mode, "/mnt/volume2", "two")
+    );
+    let writer = volume::pod_with_modes(&first, "writer", &volumes, &write)?;
     volume::run_pod(cx, config, writer).await?;
-    let reader = volume::pod(
-        &second,
-        "reader",
-        &volumes,
-        "set -e; cat /mnt/volume1/data /mnt/volume2/data",
-    )?;
+    let read = format!(
+        "set -e; {}; {}",
+        volume::read_data_at(vols[0].mode, "/mnt/volume1"),
+        volume::read_data_at(vols[1].mode, "/mnt/volume2")
+    );
+    let reader = volume::pod_with_modes(&second, "reader", &volumes, &read)?;
     let out = volume::run_pod(cx, config, reader).await?;
     expect(
         out.split_whitespace()

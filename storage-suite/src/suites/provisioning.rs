@@ -61,26 +61,12 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 .to_equal(Some(config.driver_name.clone()))?;
             expect(spec.access_modes.clone().unwrap_or_default())
                 .to(contain_element(driver.driver_info().access_mode()))?;
-            if pattern.vol_mode == VolMode::Filesystem {
-                cx.by("writing and reading data through two pods");
-                volume::run_script(
-                    &cx,
-                    &config,
-                    "writer",
-                    &vol.source,
-                    &volume::write_file("data", "provisioned"),
-                )
-                .await?;
-                let out = volume::run_script(
-                    &cx,
-                    &config,
-                    "reader",
-                    &vol.source,
-                    &format!("cat {MOUNT_PATH}/data"),
-                )
-                .await?;
-                expect(out.trim().to_string()).to_equal("provisioned".to_string())?;
-            }
+            cx.by("writing and reading data through two pods");
+            let write = volume::write_data(vol.mode, "provisioned");
+            volume::run_on(&cx, &config, "writer", &vol, &write).await?;
+            let read = volume::read_data(vol.mode);
+            let out = volume::run_on(&cx, &config, "reader", &vol, &read).await?;
+            expect(out.trim().to_string()).to_equal("provisioned".to_string())?;
             Ok(())
         },
     );
@@ -104,31 +90,30 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 .is_none()
                 .then(|| format!("driver {} has no snapshot class", info.name))
         })
-        .or_else(|| block.then(|| "data is checked through a file system".to_string()))
     {
         sc.drop_spec(s, text, r);
     } else {
         sc.it(s, text, move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let claim = vol.claim.clone().context("claim")?;
-            volume::run_script(
+            volume::run_on(
                 &cx,
                 &config,
                 "writer",
-                &vol.source,
-                &volume::write_file("data", "before-snapshot"),
+                &vol,
+                &volume::write_data(vol.mode, "before-snapshot"),
             )
             .await?;
             let snap =
                 volume::create_snapshot(&cx, driver.as_ref(), &config, &claim, "Delete").await?;
             let snap_name = snap.metadata.name.clone().unwrap_or_default();
             cx.by("changing the source after the snapshot");
-            volume::run_script(
+            volume::run_on(
                 &cx,
                 &config,
                 "changer",
-                &vol.source,
-                &volume::write_file("data", "after-snapshot"),
+                &vol,
+                &volume::write_data(vol.mode, "after-snapshot"),
             )
             .await?;
             let source = volume::snapshot_source(&snap_name);
@@ -147,20 +132,18 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         sc.driver.as_ref(),
         Capability::PvcDataSource,
         "cloning from a PVC",
-    )
-    .or_else(|| block.then(|| "data is checked through a file system".to_string()))
-    {
+    ) {
         sc.drop_spec(s, text, r);
     } else {
         sc.it(s, text, move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let claim = vol.claim.clone().context("claim")?;
-            volume::run_script(
+            volume::run_on(
                 &cx,
                 &config,
                 "writer",
-                &vol.source,
-                &volume::write_file("data", "cloned-data"),
+                &vol,
+                &volume::write_data(vol.mode, "cloned-data"),
             )
             .await?;
             let source = volume::claim_source(&claim);

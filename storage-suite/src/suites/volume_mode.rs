@@ -9,8 +9,8 @@ use kube_e2e::prelude::*;
 use serde_json::{Value, json};
 
 /// `volumeMode`: volumes are used in the mode they were made with, and only where a container
-/// uses them. Block patterns stay registered for drivers without block support: their specs
-/// check that a block claim is refused.
+/// uses them. Block patterns stay registered for drivers without block support: their one
+/// spec checks that a block claim is refused.
 pub fn volume_mode() -> TestSuite {
     TestSuite {
         name: "volumeMode",
@@ -21,12 +21,7 @@ pub fn volume_mode() -> TestSuite {
             patterns::block_vol_mode_preprovisioned_pv(),
             patterns::block_vol_mode_dynamic_pv(),
         ],
-        skip: |d, p| {
-            (p.vol_mode == VolMode::Block && d.driver_info().has(Capability::Block)).then(|| {
-                "block volumes are not implemented yet in kube-e2e-storage (the driver supports them)"
-                    .into()
-            })
-        },
+        skip: |_, _| None,
         define,
     }
 }
@@ -36,8 +31,11 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     let dynamic = sc.pattern.vol_type == VolType::DynamicPv;
     let name = sc.driver.driver_info().name.clone();
 
+    let has_block = sc.driver.driver_info().has(Capability::Block);
     let text = "should fail in binding dynamic provisioned PV to PVC";
-    if !(block && dynamic) {
+    if has_block {
+        sc.drop_spec(s, text, format!("driver {name} supports block volumes"));
+    } else if !(block && dynamic) {
         sc.drop_spec(
             s,
             text,
@@ -71,7 +69,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         .tag(Tag::LinuxOnly);
     }
 
-    if block {
+    if block && !has_block {
         // The other specs need a block volume, which the driver cannot make.
         for text in [
             "should fail to use a volume in a pod with mismatched mode",
@@ -91,21 +89,23 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         "should fail to use a volume in a pod with mismatched mode",
         move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-            let pod = volume::pod(
+            // A file system volume asked for as a raw device, or the other way round.
+            let (other, message) = match vol.mode {
+                VolMode::Filesystem => (
+                    VolMode::Block,
+                    "has volumeMode Filesystem, but is specified in volumeDevices",
+                ),
+                VolMode::Block => (
+                    VolMode::Filesystem,
+                    "has volumeMode Block, but is specified in volumeMounts",
+                ),
+            };
+            let pod = volume::pod_with_modes(
                 &config,
                 "mismatched",
-                &[("volume1", &vol.source)],
+                &[("volume1", &vol.source, other)],
                 "sleep 3600",
             )?;
-            // The file system volume asked for as a raw device.
-            let mut value = serde_json::to_value(&pod)?;
-            let container = &mut value["spec"]["containers"][0];
-            container
-                .as_object_mut()
-                .context("container is an object")?
-                .remove("volumeMounts");
-            container["volumeDevices"] = json!([{"name": "volume1", "devicePath": "/dev/volume1"}]);
-            let pod: Pod = serde_json::from_value(value)?;
             config
                 .framework
                 .api::<Pod>()
@@ -116,7 +116,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 &config,
                 "mismatched",
                 "",
-                "has volumeMode Filesystem, but is specified in volumeDevices",
+                message,
                 config.framework.timeouts().pod_start,
             )
             .await?;
@@ -135,13 +135,14 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let pods = config.framework.api::<Pod>();
-            let user = volume::pod(&config, "user", &[("volume1", &vol.source)], "sleep 3600")?;
+            let volumes = [("volume1", &vol.source, vol.mode)];
+            let user = volume::pod_with_modes(&config, "user", &volumes, "sleep 3600")?;
             pods.create(&PostParams::default(), &user).await?;
             config.framework.wait_for_pod_running("user").await?;
-            let mut unused =
-                volume::pod(&config, "unused", &[("volume1", &vol.source)], "sleep 3600")?;
+            let mut unused = volume::pod_with_modes(&config, "unused", &volumes, "sleep 3600")?;
             if let Some(spec) = unused.spec.as_mut() {
                 spec.containers[0].volume_mounts = None;
+                spec.containers[0].volume_devices = None;
             }
             pods.create(&PostParams::default(), &unused).await?;
             config.framework.wait_for_pod_running("unused").await?;
@@ -149,7 +150,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
             let user_uid = uid_of(pods.get("user").await?);
             let unused_uid = uid_of(pods.get("unused").await?);
             cx.by("listing the node's CSI volume mounts of both pods");
-            let mounts = node_csi_mounts(&cx, &config, &[&user_uid, &unused_uid]).await?;
+            let mounts = node_csi_mounts(&cx, &config, vol.mode, &[&user_uid, &unused_uid]).await?;
             expect(mounts.iter().any(|m| m.contains(&user_uid)))
                 .described_as(format!(
                     "a CSI mount for pod user ({user_uid}) among {mounts:?}"
@@ -170,19 +171,25 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     .tag(Tag::LinuxOnly);
 }
 
-/// The node's mount points of CSI volumes of the pods `uids`, read by a privileged pod that
-/// shares the node's PID namespace (so `/proc/1/mountinfo` is the node's mount table).
+/// The node's mount points of CSI volumes (file systems or block devices, as `mode` says) of
+/// the pods `uids`, read by a privileged pod that shares the node's PID namespace (so
+/// `/proc/1/mountinfo` is the node's mount table).
 async fn node_csi_mounts(
     cx: &SpecContext,
     config: &PerTestConfig,
+    mode: VolMode,
     uids: &[&str],
 ) -> anyhow::Result<Vec<String>> {
-    let patterns: Vec<String> = uids
-        .iter()
-        .map(|u| format!("-e '{u}/volumes/kubernetes.io~csi/'"))
-        .collect();
+    // kubelet mounts a file system volume at pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount;
+    // a block volume is published and mapped under plugins/kubernetes.io/csi/volumeDevices/,
+    // in paths ending in the pod's UID.
+    let marker = match mode {
+        VolMode::Filesystem => "/volumes/kubernetes.io~csi/",
+        VolMode::Block => "/kubernetes.io/csi/volumeDevices/",
+    };
+    let patterns: Vec<String> = uids.iter().map(|u| format!("-e '{u}'")).collect();
     let script = format!(
-        "grep -F {} /proc/1/mountinfo | cut -d' ' -f5 || true",
+        "grep -F {} /proc/1/mountinfo | grep -F '{marker}' | cut -d' ' -f5 || true",
         patterns.join(" ")
     );
     let pod = volume::pod(config, "inspect-mounts", &[], &script)?;

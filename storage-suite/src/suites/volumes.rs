@@ -24,41 +24,52 @@ pub fn volumes() -> TestSuite {
         name: "volumes",
         tags: vec![],
         patterns: list,
-        skip: |d, p| {
-            block_needs_capability(d, p).or_else(|| {
-                (p.vol_mode == VolMode::Block)
-                    .then(|| "block volumes are not implemented yet in kube-e2e-storage".into())
-            })
-        },
+        skip: block_needs_capability,
         define,
     }
 }
 
 fn define(s: &mut Container, sc: &SuiteContext) {
-    let text = "should store data";
-    sc.it_unless(s, text, needs(sc.driver.as_ref(), Capability::Persistence, "persistence"), move |cx, driver, pattern| async move {
-                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-                volume::run_script(&cx, &config, "writer", &vol.source, &format!(
-                    "mkdir -p {MOUNT_PATH}/dir && echo 'Hello from {}' > {MOUNT_PATH}/dir/index.html && sync",
-                    config.prefix
-                ))
-                .await?;
-                let out = volume::run_script(&cx, &config, "reader", &vol.source, &format!("cat {MOUNT_PATH}/dir/index.html")).await?;
-                expect(out.trim().to_string()).described_as("content read by a second pod").to_equal(format!("Hello from {}", config.prefix))?;
-                Ok(())
-            });
+    sc.it_unless(
+        s,
+        "should store data",
+        needs(sc.driver.as_ref(), Capability::Persistence, "persistence"),
+        move |cx, driver, pattern| async move {
+            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+            let content = format!("Hello from {}", config.prefix);
+            volume::run_on(
+                &cx,
+                &config,
+                "writer",
+                &vol,
+                &volume::write_data(vol.mode, &content),
+            )
+            .await?;
+            let out =
+                volume::run_on(&cx, &config, "reader", &vol, &volume::read_data(vol.mode)).await?;
+            expect(out.trim().to_string())
+                .described_as("content read by a second pod")
+                .to_equal(content)?;
+            Ok(())
+        },
+    );
     let text = "should allow exec of files on the volume";
-    sc.it_unless(s, text, needs(
+    let missing = needs(
         sc.driver.as_ref(),
         Capability::Exec,
         "executing files on the volume",
-    ), move |cx, driver, pattern| async move {
-                let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-                let out = volume::run_script(&cx, &config, "exec", &vol.source, &format!(
-                    "printf '#!/bin/sh\\necho Hello from exec\\n' > {MOUNT_PATH}/script.sh && chmod +x {MOUNT_PATH}/script.sh && {MOUNT_PATH}/script.sh"
-                ))
-                .await?;
-                expect(out.trim().to_string()).to_equal("Hello from exec".to_string())?;
-                Ok(())
-            });
+    )
+    .or_else(|| {
+        (sc.pattern.vol_mode == VolMode::Block)
+            .then(|| "a block volume has no files to execute".to_string())
+    });
+    sc.it_unless(s, text, missing, move |cx, driver, pattern| async move {
+        let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+        let out = volume::run_script(&cx, &config, "exec", &vol.source, &format!(
+            "printf '#!/bin/sh\\necho Hello from exec\\n' > {MOUNT_PATH}/script.sh && chmod +x {MOUNT_PATH}/script.sh && {MOUNT_PATH}/script.sh"
+        ))
+        .await?;
+        expect(out.trim().to_string()).to_equal("Hello from exec".to_string())?;
+        Ok(())
+    });
 }
