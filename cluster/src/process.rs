@@ -98,6 +98,7 @@ impl ComponentSpec {
             source,
         })?;
         let pid = child.id() as i32;
+        wait_for_exec(pid);
         let log_path = self.log.clone();
         std::thread::Builder::new()
             .name(format!("reap-{}", self.name))
@@ -187,6 +188,22 @@ impl ComponentRecord {
         match kill(pid, signal) {
             Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
             Err(e) => Err(map(e)),
+        }
+    }
+}
+
+/// Waits (briefly) until the child `pid` no longer runs this program: `spawn` can return
+/// before the child has exec'd, and until then its command line and executable are ours, so
+/// `state()` and sweeps would misjudge it.
+fn wait_for_exec(pid: i32) {
+    let Ok(me) = fs::read_link("/proc/self/exe") else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        match fs::read_link(format!("/proc/{pid}/exe")) {
+            Ok(exe) if exe == me => std::thread::sleep(Duration::from_millis(2)),
+            _ => return,
         }
     }
 }
@@ -329,7 +346,14 @@ mod tests {
         let marker = format!("3{}", std::process::id());
         spec.args = vec![marker.clone()];
         let record = spec.spawn().unwrap();
-        assert_eq!(processes_mentioning(&marker), vec![record.pid]);
+        // Until the child has exec'd `sleep`, its command line is still this test's.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut found = processes_mentioning(&marker);
+        while found.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            found = processes_mentioning(&marker);
+        }
+        assert_eq!(found, vec![record.pid]);
         record.stop(Duration::from_secs(5)).unwrap();
         // This test binary's path is in its own command line (and usually in its parent's,
         // cargo's): without the exception, a sweep would kill the caller.
