@@ -465,10 +465,22 @@ pub async fn run_script(
     source: &Value,
     script: &str,
 ) -> anyhow::Result<String> {
-    let p = pod(
+    run_with(cx, config, name, source, VolMode::Filesystem, script).await
+}
+
+/// Runs `script` (with `set -e`) in a pod with `source` as `volume1` in `mode`.
+async fn run_with(
+    cx: &SpecContext,
+    config: &PerTestConfig,
+    name: &str,
+    source: &Value,
+    mode: VolMode,
+    script: &str,
+) -> anyhow::Result<String> {
+    let p = pod_with_modes(
         config,
         name,
-        &[("volume1", source)],
+        &[("volume1", source, mode)],
         &format!("set -e; {script}"),
     )?;
     run_pod(cx, config, p).await
@@ -486,13 +498,38 @@ pub async fn run_on(
     volume: &TestVolume,
     script: &str,
 ) -> anyhow::Result<String> {
-    let p = pod_with_modes(
-        config,
-        name,
-        &[("volume1", &volume.source, volume.mode)],
-        &format!("set -e; {script}"),
-    )?;
-    run_pod(cx, config, p).await
+    run_with(cx, config, name, &volume.source, volume.mode, script).await
+}
+
+/// Stores the line `content` on `volume` (see [`write_data`]) from pod `name`.
+///
+/// # Errors
+///
+/// The pod failing or timing out.
+pub async fn write_volume(
+    cx: &SpecContext,
+    config: &PerTestConfig,
+    name: &str,
+    volume: &TestVolume,
+    content: &str,
+) -> anyhow::Result<()> {
+    run_on(cx, config, name, volume, &write_data(volume.mode, content)).await?;
+    Ok(())
+}
+
+/// What [`write_volume`] stored, read by pod `name`, trimmed.
+///
+/// # Errors
+///
+/// The pod failing or timing out.
+pub async fn read_volume(
+    cx: &SpecContext,
+    config: &PerTestConfig,
+    name: &str,
+    volume: &TestVolume,
+) -> anyhow::Result<String> {
+    let out = run_on(cx, config, name, volume, &read_data(volume.mode)).await?;
+    Ok(out.trim().to_string())
 }
 
 /// Shell text that stores the line `content` on volume `volume1`: in the file `data` of a file
@@ -755,15 +792,7 @@ pub async fn read_new_claim(
         source: json!({"persistentVolumeClaim": {"claimName": name}}),
         mode: volume.mode,
     };
-    let out = run_on(
-        cx,
-        config,
-        &format!("{name}-reader"),
-        &restored,
-        &read_data(volume.mode),
-    )
-    .await?;
-    Ok(out.trim().to_string())
+    read_volume(cx, config, &format!("{name}-reader"), &restored).await
 }
 
 /// A `dataSource` naming a VolumeSnapshot.

@@ -62,11 +62,9 @@ fn define(s: &mut Container, sc: &SuiteContext) {
             expect(spec.access_modes.clone().unwrap_or_default())
                 .to(contain_element(driver.driver_info().access_mode()))?;
             cx.by("writing and reading data through two pods");
-            let write = volume::write_data(vol.mode, "provisioned");
-            volume::run_on(&cx, &config, "writer", &vol, &write).await?;
-            let read = volume::read_data(vol.mode);
-            let out = volume::run_on(&cx, &config, "reader", &vol, &read).await?;
-            expect(out.trim().to_string()).to_equal("provisioned".to_string())?;
+            volume::write_volume(&cx, &config, "writer", &vol, "provisioned").await?;
+            let out = volume::read_volume(&cx, &config, "reader", &vol).await?;
+            expect(out).to_equal("provisioned".to_string())?;
             Ok(())
         },
     );
@@ -96,26 +94,12 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         sc.it(s, text, move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let claim = vol.claim.clone().context("claim")?;
-            volume::run_on(
-                &cx,
-                &config,
-                "writer",
-                &vol,
-                &volume::write_data(vol.mode, "before-snapshot"),
-            )
-            .await?;
+            volume::write_volume(&cx, &config, "writer", &vol, "before-snapshot").await?;
             let snap =
                 volume::create_snapshot(&cx, driver.as_ref(), &config, &claim, "Delete").await?;
             let snap_name = snap.metadata.name.clone().unwrap_or_default();
             cx.by("changing the source after the snapshot");
-            volume::run_on(
-                &cx,
-                &config,
-                "changer",
-                &vol,
-                &volume::write_data(vol.mode, "after-snapshot"),
-            )
-            .await?;
+            volume::write_volume(&cx, &config, "changer", &vol, "after-snapshot").await?;
             let source = volume::snapshot_source(&snap_name);
             let out =
                 volume::read_new_claim(&cx, driver.as_ref(), &config, &vol, "restored", source)
@@ -138,14 +122,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         sc.it(s, text, move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let claim = vol.claim.clone().context("claim")?;
-            volume::run_on(
-                &cx,
-                &config,
-                "writer",
-                &vol,
-                &volume::write_data(vol.mode, "cloned-data"),
-            )
-            .await?;
+            volume::write_volume(&cx, &config, "writer", &vol, "cloned-data").await?;
             let source = volume::claim_source(&claim);
             let out = volume::read_new_claim(&cx, driver.as_ref(), &config, &vol, "clone", source)
                 .await?;

@@ -168,8 +168,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         sc.it(s, offline, move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let claim = vol.claim.clone().context("claim")?;
-            let write = volume::write_data(vol.mode, "before-resize");
-            volume::run_on(&cx, &config, "writer", &vol, &write).await?;
+            volume::write_volume(&cx, &config, "writer", &vol, "before-resize").await?;
             let bigger = grow(&driver.driver_info().claim_size());
             cx.by(format!(
                 "expanding claim {claim} to {bigger} while no pod uses it"

@@ -37,17 +37,9 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let content = format!("Hello from {}", config.prefix);
-            volume::run_on(
-                &cx,
-                &config,
-                "writer",
-                &vol,
-                &volume::write_data(vol.mode, &content),
-            )
-            .await?;
-            let out =
-                volume::run_on(&cx, &config, "reader", &vol, &volume::read_data(vol.mode)).await?;
-            expect(out.trim().to_string())
+            volume::write_volume(&cx, &config, "writer", &vol, &content).await?;
+            let out = volume::read_volume(&cx, &config, "reader", &vol).await?;
+            expect(out)
                 .described_as("content read by a second pod")
                 .to_equal(content)?;
             Ok(())
