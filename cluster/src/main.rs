@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use kube_e2e_cluster::assets::{Asset, AssetCache, KUBERNETES_VERSION, format_duration};
+use kube_e2e_cluster::assets::{Asset, AssetCache, KUBERNETES_VERSION};
 use kube_e2e_cluster::images;
 use kube_e2e_cluster::process::ProcessState;
+use kube_e2e_cluster::report::format_duration;
 use kube_e2e_cluster::{ClusterOptions, LocalCluster, NodeMode, UpOutcome, default_state_dir};
 
 /// `println!` that ignores a closed stdout (`kube-e2e-cluster status | head`) instead of
@@ -20,7 +21,8 @@ macro_rules! out {
     }};
 }
 
-/// A real single-node Kubernetes cluster on this machine, built from package registries.
+/// A local Kubernetes cluster on this machine: a real control plane with nodes simulated by
+/// kwok and, optionally, one real node; built from package registries.
 #[derive(Debug, Parser)]
 #[command(name = "kube-e2e-cluster", version)]
 struct Cli {

@@ -13,8 +13,8 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::assets::tail_of_file;
 use crate::error::{Error, Result};
+use crate::report::tail_of_file;
 
 /// How a component is started; saved so that `up` can restart it the same way.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

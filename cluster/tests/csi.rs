@@ -9,8 +9,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kube_e2e_cluster::csi::{self, HostpathDeployment};
-use kube_e2e_cluster::node::{NODE_NAME, NodeLayout};
-use kube_e2e_cluster::{Asset, AssetCache, Layout, LocalCluster};
+use kube_e2e_cluster::node::real::NODE_NAME;
+use kube_e2e_cluster::{Asset, AssetCache, Layout, LocalCluster, NodeLayout};
 
 const BUSYBOX: &str = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1";
 const NAMESPACE: &str = "csi-hostpath";

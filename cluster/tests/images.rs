@@ -11,6 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kube_e2e_cluster::images::{self, E2E_BUSYBOX_IMAGE, SANDBOX_IMAGE};
+use kube_e2e_cluster::layout::containerd_socket_in;
+use kube_e2e_cluster::node::real::containerd_config;
 use kube_e2e_cluster::process::processes_mentioning;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -46,36 +48,8 @@ impl Containerd {
             .prefix("containerd-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .unwrap();
-        let d = dir.path().display();
-        let config = format!(
-            r#"version = 2
-root = "{d}/root"
-state = "{d}/state"
-[grpc]
-  address = "{d}/c.sock"
-[ttrpc]
-  address = "{d}/c.sock.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{d}/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{SANDBOX_IMAGE}"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        BinaryName = "/usr/sbin/runc"
-        Root = "{d}/runc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "{d}/net.d"
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = ""
-"#
-        );
+        // The config the real node's containerd gets, pointed at this test's directory.
+        let config = containerd_config(dir.path(), &dir.path().join("net.d"), SANDBOX_IMAGE);
         fs::write(dir.path().join("config.toml"), config).unwrap();
         let log = dir.path().join("containerd.log");
         let child = Command::new(CONTAINERD)
@@ -89,7 +63,7 @@ state = "{d}/state"
         let mut containerd = Containerd {
             had_run_dir: Path::new(SHIM_RUN_DIR).exists(),
             child,
-            socket: dir.path().join("c.sock"),
+            socket: containerd_socket_in(dir.path()),
             log,
             cgroup: format!("kube-e2e-images-{}", std::process::id()),
             dir: Some(dir),

@@ -5,10 +5,10 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube_e2e_cluster::LocalCluster;
-use kube_e2e_cluster::node::{cgroup_hierarchies, mounts_under};
+use kube_e2e_cluster::node::real::{cgroup_hierarchies, mounts_under, shim_sockets};
 use kube_e2e_cluster::process::processes_mentioning;
 use support::{cli, text};
 
@@ -71,15 +71,21 @@ fn down_removes_every_trace_of_a_real_node() {
     assert!(network.netns_path().exists());
 
     // Other clusters may run pods at the same time: check this cluster's own shim sockets.
-    let sockets = kube_e2e_cluster::node::shim_sockets(&state_dir.join("containerd"));
+    let sockets = shim_sockets(&state_dir.join("containerd"));
     assert!(
         !sockets.is_empty(),
         "the running pod has a containerd shim socket"
     );
     let down = cli(&state_dir, &["down"]);
     assert!(down.status.success(), "{}", text(&down));
-    std::thread::sleep(Duration::from_millis(200));
     let needle = state_dir.to_string_lossy().to_string();
+    // `down` has returned once every process was signalled; the last ones may take a moment
+    // to be gone. Wait for that (bounded), then check.
+    let gone = || processes_mentioning(&needle).is_empty() && network.cgroup_pids().is_empty();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !gone() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(
         processes_mentioning(&needle),
         Vec::<i32>::new(),

@@ -24,14 +24,5 @@ mod support;
 kube_e2e::specs!(api_machinery::specs);
 kube_e2e::specs!(pods::specs);
 
-fn main() {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    match kube_e2e_examples::in_cluster::Request::from_args(&args) {
-        Ok(Some(request)) => std::process::exit(request.run()),
-        Ok(None) => kube_e2e::run_main(),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(kube_e2e::runner::EXIT_CONFIG_ERROR)
-        }
-    }
-}
+// `kube_e2e::main!` also handles `--in-cluster-shards N`.
+kube_e2e::main!();

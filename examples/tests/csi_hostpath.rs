@@ -22,7 +22,7 @@ kube_e2e::specs!(csi_volumes);
 
 fn main() {
     // Started from nothing, the local cluster gets a real node: the driver needs a kubelet.
-    let args = kube_e2e::param::with_defaults(
+    let args = kube_e2e::config::param::with_defaults(
         std::env::args_os().collect(),
         &[("framework.local-nodes", "real")],
     );

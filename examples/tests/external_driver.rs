@@ -31,9 +31,10 @@ fn deploy_once(s: &mut Container) {
         {
             return Ok(());
         }
+        let params = cx.params();
         let result = DEPLOYED
             .get_or_init(|| async {
-                hostpath::deploy_shared(hostpath::DEFAULT_DRIVER)
+                hostpath::deploy_shared(&params, hostpath::DEFAULT_DRIVER)
                     .await
                     .map_err(|e| format!("{e:#}"))
             })
@@ -48,7 +49,7 @@ kube_e2e::suite_hooks!(deploy_once);
 fn main() {
     // The example's driver file unless the caller names one (flag or environment); started
     // from nothing, the local cluster gets a real node: the driver needs a kubelet.
-    let args = kube_e2e::param::with_defaults(
+    let args = kube_e2e::config::param::with_defaults(
         std::env::args_os().collect(),
         &[
             ("storage.testdriver", DEFAULT_FILE),

@@ -14,7 +14,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::eventually::WaitError;
+use crate::expect::eventually::WaitError;
 use crate::framework::Framework;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};

@@ -30,15 +30,16 @@
 //! according to the [`DeletePolicy`]. Deletion does not block the next spec; the runner waits
 //! for all of them before the process exits and reports those that hang.
 
-use crate::context::{SpecContext, WeakSpecContext};
-use crate::dump;
 use crate::images::{Image, ImageError};
+use crate::namespace::dump;
 use crate::namespace::{self, NamespaceError, NamespaceSpec, PodSecurity};
-use crate::provider::ProviderError;
 use crate::session::Session;
-use crate::spec::Container;
+use crate::session::provider::ProviderError;
+use crate::spec::container::Container;
+use crate::spec::context::{SpecContext, WeakSpecContext};
 use crate::timeouts::Timeouts;
 use kube::api::Api;
+use kube_e2e_runner::expect::eventually::PollInterval;
 use std::sync::{Arc, Mutex};
 
 /// Errors of setting up and tearing down a [`Framework`].
@@ -201,17 +202,23 @@ pub struct Framework {
     cx: WeakSpecContext,
 }
 
-impl Container<'_> {
+/// `s.framework(...)` on a [`Container`] (in the prelude).
+pub trait ContainerExt {
     /// Gives every spec of this container a [`Framework`] (read it with
-    /// [`SpecContext::framework`]): adds a `before_each` that creates it, whose teardown runs
+    /// [`SpecContextExt::framework`]): adds a `before_each` that creates it, whose teardown runs
     /// after all other cleanups.
     #[track_caller]
-    pub fn framework(&mut self, options: impl Into<FrameworkOptions>) {
+    fn framework(&mut self, options: impl Into<FrameworkOptions>);
+}
+
+impl ContainerExt for Container<'_> {
+    #[track_caller]
+    fn framework(&mut self, options: impl Into<FrameworkOptions>) {
         let options = options.into();
         self.before_each(move |cx| {
             let options = options.clone();
             async move {
-                let session = Session::global().await?;
+                let session = Session::global(&cx.params()).await?;
                 Framework::attach(&cx, session, options).await?;
                 Ok(())
             }
@@ -219,13 +226,18 @@ impl Container<'_> {
     }
 }
 
-impl SpecContext {
+/// `cx.framework()` on a [`SpecContext`] (in the prelude).
+pub trait SpecContextExt {
     /// The spec's [`Framework`], set up by `s.framework(...)` in an enclosing container.
     ///
     /// # Errors
     ///
     /// [`FrameworkError::NotAttached`] when no container asked for one.
-    pub fn framework(&self) -> Result<Arc<Framework>, FrameworkError> {
+    fn framework(&self) -> Result<Arc<Framework>, FrameworkError>;
+}
+
+impl SpecContextExt for SpecContext {
+    fn framework(&self) -> Result<Arc<Framework>, FrameworkError> {
         self.get::<Framework>().ok_or(FrameworkError::NotAttached)
     }
 }
@@ -290,6 +302,7 @@ impl Framework {
             timeouts,
             cx: cx.downgrade(),
         };
+        cx.insert(PollInterval(f.timeouts.poll));
         cx.insert(f);
         Ok(cx.get::<Framework>().expect("just inserted"))
     }
@@ -446,7 +459,7 @@ async fn teardown(
     }
     let failed = cx.failed();
     if failed && session.settings().dump_on_failure {
-        match dump::dump_namespaces(session.client(), &names, crate::report::report_dir()).await {
+        match dump::dump_namespaces(session.client(), &names, cx.report_dir().as_deref()).await {
             Ok(Some(path)) => cx.log(format!("namespace dump: {}", path.display())),
             Ok(None) => {}
             Err(e) => cx.log(format!("namespace dump failed: {e:#}")),

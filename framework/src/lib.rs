@@ -37,58 +37,42 @@
 //! --label-filter Conformance` runs it; `--help` lists every flag and parameter. See
 //! `docs/runner.md` for flags, environment variables, exit codes, reports and parameters.
 //!
-//! The pieces: [`spec`] (authoring), [`tag`] (typed tags), [`registry`] (registration and
-//! definition errors), [`filter`] (the label-filter grammar), [`select`] (focus, skip, shard,
-//! order), [`runner`] (execution and exit codes), [`report`] (JUnit, JSON, `e2e.log`),
-//! [`param`] and [`config`] (settings), [`interrupt`] (signals), [`conformance`] (metadata,
-//! `--list-conformance`, modes), [`sonobuoy`] (the plugin contract), [`merge`] (sharded reports).
+//! `kube-e2e` is the facade: the runner ([`kube_e2e_runner`], re-exported here by folder:
+//! [`spec`], [`select`], [`exec`], [`report`], [`config`], [`expect`], [`conformance`]) with the
+//! Kubernetes framework on top. The framework's pieces: [`framework`] (the per-spec
+//! [`Framework`]: client, namespaces, teardown), [`session`] (connection and providers),
+//! [`namespace`] (lifecycle and failure dumps), [`manifest`] (test files, loading, patching),
+//! [`conditions`], [`timeouts`], [`skip`], [`images`], [`in_cluster`] (sharded runs inside the
+//! cluster) and [`run`] (how the framework takes part in a run). See `docs/framework.md`.
 //!
-//! On the cluster: [`framework`] (the per-spec [`Framework`]: client, namespaces, teardown),
-//! [`session`] and [`provider`] (connection, `local` cluster), [`namespace`], [`dump`],
-//! [`timeouts`], [`skip`], [`expect`], [`eventually`], [`conditions`], [`manifest`] and [`patch`],
-//! [`testfiles`], [`images`]. See `docs/framework.md`.
+//! Cargo feature `local` (on by default): the `local` provider, which starts the project's own
+//! cluster when no kubeconfig is given, and in-cluster runs (which build their image with it).
+//! Without it, `kube-e2e-cluster` and its dependencies are not built.
 
-pub mod cli;
+pub use kube_e2e_runner::{config, conformance, exec, expect, report, select, spec};
+
 pub mod conditions;
-pub mod config;
-pub mod conformance;
-pub mod context;
-pub mod dump;
-pub mod eventually;
-mod exec;
-pub mod expect;
-pub mod filter;
 pub mod framework;
 pub mod images;
-pub mod interrupt;
+#[cfg(feature = "local")]
+pub mod in_cluster;
 pub mod manifest;
-pub mod merge;
 pub mod namespace;
-pub mod param;
-pub mod patch;
-pub mod provider;
-pub mod registry;
-pub mod report;
-pub mod runner;
-pub mod select;
+pub mod run;
 pub mod session;
 pub mod skip;
-pub mod sonobuoy;
-pub mod spec;
-pub mod tag;
-pub mod testfiles;
 pub mod timeouts;
 
-pub use context::{Extensions, SpecContext};
-pub use exec::{Board, ExecOptions, execute};
-pub use filter::LabelFilter;
-pub use framework::{DeletePolicy, Framework, FrameworkError, FrameworkOptions};
-pub use param::Params;
-pub use registry::{Registry, SpecSet};
-pub use runner::{Runner, run, run_main};
+pub use framework::{
+    ContainerExt, DeletePolicy, Framework, FrameworkError, FrameworkOptions, SpecContextExt,
+};
+pub use kube_e2e_runner::{
+    Container, Extensions, LabelFilter, Params, Registry, RunExtension, Runner, SpecContext,
+    SpecSet, Tag,
+};
+pub use kube_e2e_runner::{declare_feature, generator, param, specs, suite_hooks};
+pub use run::{FrameworkRun, run, run_main};
 pub use session::Session;
-pub use spec::Container;
-pub use tag::Tag;
 pub use timeouts::Timeouts;
 
 /// Re-exported for spec bodies (`anyhow::Result` is what bodies return).
@@ -96,102 +80,27 @@ pub use anyhow;
 
 /// Everything a spec file needs, in one `use`.
 pub mod prelude {
-    pub use crate::conformance::ConformanceMeta;
-    pub use crate::context::SpecContext;
-    pub use crate::eventually::{consistently, eventually, stop_trying};
-    pub use crate::expect::{
+    pub use crate::config::param::Params;
+    pub use crate::expect::eventually::{consistently, eventually, stop_trying};
+    pub use crate::expect::matchers::{
         be_empty, be_some, be_true, contain_element, contain_substring, equal, equal_object,
         expect, have_len, match_regex, satisfy,
     };
-    pub use crate::framework::{DeletePolicy, Framework, FrameworkOptions};
+    pub use crate::framework::{
+        ContainerExt as _, DeletePolicy, Framework, FrameworkOptions, SpecContextExt as _,
+    };
     pub use crate::images::Image;
     pub use crate::namespace::PodSecurity;
-    pub use crate::param::Params;
     pub use crate::skip::{
         skip, skip_if, skip_unless_feature_gate, skip_unless_node_count_at_least,
         skip_unless_server_version_at_least,
     };
-    pub use crate::spec::Container;
-    pub use crate::tag::{Tag, feature, label, sig};
+    pub use crate::spec::conformance::ConformanceMeta;
+    pub use crate::spec::container::Container;
+    pub use crate::spec::context::SpecContext;
+    pub use crate::spec::tag::{Tag, feature, label, sig};
     pub use anyhow::{Context as _, bail, ensure};
     pub use std::time::Duration;
-}
-
-#[doc(hidden)]
-pub mod __private {
-    pub use inventory;
-}
-
-/// Registers a spec function `fn(&mut Container)`; it runs at start-up, before parameters are
-/// parsed.
-#[macro_export]
-macro_rules! specs {
-    ($f:path) => {
-        $crate::__private::inventory::submit! {
-            $crate::registry::Registration {
-                define: $crate::registry::Define::Specs($f),
-                module: module_path!(),
-                file: file!(),
-                line: line!(),
-            }
-        }
-    };
-}
-
-/// Registers a spec generator `fn(&mut Container, &Params) -> anyhow::Result<()>`: it runs after
-/// parameters are parsed and adds specs known only then (drivers from files, for example).
-#[macro_export]
-macro_rules! generator {
-    ($f:path) => {
-        $crate::__private::inventory::submit! {
-            $crate::registry::Registration {
-                define: $crate::registry::Define::Generator($f),
-                module: module_path!(),
-                file: file!(),
-                line: line!(),
-            }
-        }
-    };
-}
-
-/// Registers suite-wide hooks `fn(&mut Container)`: its top-level `before_each`, `after_each`
-/// and `just_after_each` wrap every spec in the binary.
-#[macro_export]
-macro_rules! suite_hooks {
-    ($f:path) => {
-        $crate::__private::inventory::submit! {
-            $crate::registry::Registration {
-                define: $crate::registry::Define::Hooks($f),
-                module: module_path!(),
-                file: file!(),
-                line: line!(),
-            }
-        }
-    };
-}
-
-/// Declares a feature name usable in `[Feature:X]` tags: `declare_feature!("SELinux");`.
-#[macro_export]
-macro_rules! declare_feature {
-    ($name:literal) => {
-        $crate::__private::inventory::submit! { $crate::registry::KnownFeature($name) }
-    };
-}
-
-/// Registers a parameter: `param!("my.count", Int, Some("1"), "how many pods to start");`.
-/// The kind is a [`param::ParamKind`] variant; the default is an `Option<&str>` parsed with it.
-#[macro_export]
-macro_rules! param {
-    ($name:literal, $kind:ident, $default:expr, $help:literal) => {
-        $crate::__private::inventory::submit! {
-            $crate::param::ParamDef {
-                name: $name,
-                kind: $crate::param::ParamKind::$kind,
-                default: $default,
-                help: $help,
-            }
-        }
-    };
 }
 
 /// Defines `fn main()` for a `harness = false` test target: runs the specs registered in the

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use futures::future::BoxFuture;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DynamicObject};
-use kube_e2e::param::{Params, parse_duration, suggest};
+use kube_e2e::config::param::{Params, parse_duration, suggest};
 use kube_e2e::{Container, Framework, Timeouts};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! The built-in csi-hostpath driver: the project's own hostpath CSI driver, deployed for each
 //! spec from `testing-manifests/storage-csi/hostpath/` (the YAML a user would apply with
 //! kubectl) through the framework's manifests, renamed per spec with
-//! [`CsiPatch`](kube_e2e::patch::CsiPatch) so that parallel specs each have their own driver.
+//! [`CsiPatch`](kube_e2e::manifest::patch::CsiPatch) so that parallel specs each have their own driver.
 //!
 //! Once per process it also makes sure the cluster can run it: the CSI image is built and
 //! imported into the real node's containerd, the snapshot CRDs are installed and the snapshot
@@ -20,11 +20,11 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube_e2e::Framework;
-use kube_e2e::patch::CsiPatch;
+use kube_e2e::manifest::patch::CsiPatch;
 use kube_e2e::prelude::skip;
 use kube_e2e_cluster::csi::{self, DEFAULT_DRIVER_NAME, HostpathDeployment};
-use kube_e2e_cluster::node::{NODE_NAME, NodeLayout};
-use kube_e2e_cluster::{AssetCache, Layout};
+use kube_e2e_cluster::node::real::NODE_NAME;
+use kube_e2e_cluster::{AssetCache, Layout, NodeLayout};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -225,8 +225,8 @@ pub const DEFAULT_DRIVER: &str = DEFAULT_DRIVER_NAME;
 /// # Errors
 ///
 /// Cluster set-up or apply failures.
-pub async fn deploy_shared(driver_name: &str) -> anyhow::Result<()> {
-    let session = kube_e2e::Session::global().await?;
+pub async fn deploy_shared(params: &kube_e2e::Params, driver_name: &str) -> anyhow::Result<()> {
+    let session = kube_e2e::Session::global(params).await?;
     let client = session.client().clone();
     let infra = ensure_infra(&client).await?;
     let yaml = HostpathDeployment::new(INFRA_NAMESPACE, &infra.kubelet_root)

@@ -5,7 +5,7 @@
 use crate::driver::{TestDriver, skip_invalid_driver_pattern};
 use crate::pattern::TestPattern;
 use kube_e2e::prelude::*;
-use kube_e2e::spec::NodeHandle;
+use kube_e2e::spec::container::NodeHandle;
 use kube_e2e::{SpecContext, Tag};
 use std::future::Future;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim,
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, LogParams, PostParams};
 use kube_e2e::SpecContext;
+use kube_e2e::SpecContextExt as _;
 use kube_e2e::conditions::{self, Progress};
 use kube_e2e::images::Image;
 use kube_e2e::prelude::eventually;

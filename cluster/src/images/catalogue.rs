@@ -97,7 +97,7 @@ pub enum LocalImage {
 pub struct BuiltImage {
     /// Which image.
     pub image: LocalImage,
-    /// The OCI archive, for [`import`].
+    /// The OCI archive, for [`import`](super::import).
     pub archive: PathBuf,
     /// Its digests and names.
     pub info: ImageInfo,

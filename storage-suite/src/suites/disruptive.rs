@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, AttachParams, DeleteParams, PostParams};
 use kube_e2e::SpecContext;
 use kube_e2e::prelude::*;
-use kube_e2e_cluster::node::{self, NODE_NAME};
+use kube_e2e_cluster::node::real::{self, NODE_NAME};
 use kubelet::Kubelet;
 use std::sync::Arc;
 
@@ -214,7 +214,7 @@ impl Scene {
             "no mount of volume {} under {} on this machine (mounts there: {:?})",
             pod.volume_dir,
             dir.display(),
-            node::mounts_under(&dir),
+            real::mounts_under(&dir),
         );
         Ok(Scene {
             f,

@@ -7,9 +7,9 @@ use k8s_openapi::api::core::v1::{Node, NodeCondition};
 use kube::api::Api;
 use kube_e2e::SpecContext;
 use kube_e2e::prelude::*;
-use kube_e2e_cluster::node::{self, NODE_NAME, NodeLayout};
+use kube_e2e_cluster::node::real::{self, NODE_NAME};
 use kube_e2e_cluster::process::ProcessState;
-use kube_e2e_cluster::{Layout, LocalCluster};
+use kube_e2e_cluster::{Layout, LocalCluster, NodeLayout};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -150,7 +150,7 @@ impl Kubelet {
             &format!("no mount left under {}", dir.display()),
             timeout,
             || async {
-                let left = node::mounts_under(&dir);
+                let left = real::mounts_under(&dir);
                 ensure!(left.is_empty(), "still mounted: {left:?}");
                 Ok(())
             },
@@ -162,7 +162,7 @@ impl Kubelet {
     /// `volume_dir` is where kubelet mounts it below `volumes/<plugin>/`: the PV's name for a
     /// claim, the pod's volume name otherwise.
     pub(super) fn volume_mounts(&self, pod_uid: &str, volume_dir: &str) -> Vec<PathBuf> {
-        node::mounts_under(&self.volumes_dir(pod_uid))
+        real::mounts_under(&self.volumes_dir(pod_uid))
             .into_iter()
             .filter(|p| p.components().any(|c| c.as_os_str() == volume_dir))
             .collect()

@@ -1,0 +1,38 @@
+//! The csi-hostpath driver and its sidecars: binaries, one container image, manifests.
+//!
+//! The driver, `kube-e2e-hostpath`, is this project's own (Go module `cluster/go/csi-hostpath`,
+//! embedded in the crate): volumes are directories on the real node, snapshots tar archives,
+//! and it registers itself with kubelet, so no node-driver-registrar is needed. The sidecars
+//! (external-provisioner, external-resizer, external-snapshotter and the snapshot controller)
+//! are built from the Go module proxy as main modules, so their own `replace` lines apply.
+//! Everything is cached in [`AssetCache::bin_dir`](crate::AssetCache::bin_dir) with its own manifest, `csi-manifest.json`.
+//!
+//! ```no_run
+//! use kube_e2e_cluster::AssetCache;
+//! use kube_e2e_cluster::csi::{self, HostpathDeployment};
+//!
+//! # fn run() -> kube_e2e_cluster::Result<()> {
+//! let cache = AssetCache::at_default_location();
+//! let binaries = csi::ensure_csi(&cache, &mut |line| eprintln!("{line}"))?;
+//! let archive = csi::build_image(&binaries, &cache)?;
+//! csi::import_image(&archive, "/tmp/cluster/containerd/containerd.sock".as_ref())?;
+//! let deployment = HostpathDeployment::new("csi-ns", "/tmp/cluster/kubelet");
+//! let yaml = deployment.render_all()?;
+//! # drop(yaml); Ok(()) }
+//! ```
+//!
+//! Inside: `binaries` (building and recording the binaries and the snapshot CRDs), `image`
+//! (the one image that holds them) and `manifests` (rendering the driver's manifests).
+
+mod binaries;
+mod image;
+mod manifests;
+
+pub use binaries::{
+    CsiBinaries, CsiBinary, CsiRecord, SNAPSHOTTER_VERSION, ensure_csi, missing, records,
+};
+pub use image::{CSI_IMAGE, CsiImage, build_image, import_image};
+pub use manifests::{
+    DEFAULT_DRIVER_NAME, DRIVER_MANIFESTS, HostpathDeployment, SNAPSHOT_CONTROLLER_MANIFEST,
+    TOPOLOGY_KEY, manifests_dir,
+};

@@ -1,0 +1,124 @@
+//! The saved state of a cluster (`cluster.json` in its state directory) and what it tells:
+//! where the kubeconfig is, the API server's URL, a client.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::options::NodeMode;
+use crate::control_plane::components::Ports;
+use crate::control_plane::kubeconfig::client_from_kubeconfig;
+use crate::error::{Error, Result};
+use crate::layout::{Layout, NodeLayout};
+use crate::node::real::NodeNetwork;
+use crate::process::ComponentRecord;
+
+/// The state file, inside the state directory.
+pub(super) const STATE_FILE: &str = "cluster.json";
+
+/// The saved description of a running cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// The Kubernetes version.
+    pub version: String,
+    /// The ports in use.
+    pub ports: Ports,
+    /// The kind of nodes.
+    pub nodes: NodeMode,
+    /// How many simulated nodes.
+    pub simulated_nodes: u32,
+    /// The components, in start order.
+    pub components: Vec<ComponentRecord>,
+    /// The real node's network and cgroup, when it has one.
+    #[serde(default)]
+    pub network: Option<NodeNetwork>,
+    /// When the cluster was created (seconds since the epoch).
+    pub created_unix: u64,
+}
+
+/// The local cluster: a real control plane on this machine, with kwok-simulated nodes and
+/// optionally a real node.
+#[derive(Debug, Clone)]
+pub struct LocalCluster {
+    pub(super) state_dir: PathBuf,
+    pub(super) state: ClusterState,
+}
+
+impl LocalCluster {
+    /// The cluster whose state is in `state_dir`, if one was started there.
+    ///
+    /// # Errors
+    /// Fails if the state file exists but cannot be read.
+    pub fn load(state_dir: &Path) -> Result<Option<Self>> {
+        let path = state_dir.join(STATE_FILE);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path)(e)),
+        };
+        let state = serde_json::from_slice(&bytes).map_err(|e| Error::State {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Some(Self {
+            state_dir: state_dir.to_path_buf(),
+            state,
+        }))
+    }
+
+    /// Write the state file (atomically: a reader never sees half of it).
+    pub(super) fn save(&self) -> Result<()> {
+        let path = self.state_dir.join(STATE_FILE);
+        let text = serde_json::to_string_pretty(&self.state).expect("state always serializes");
+        let tmp = path.with_extension("json.tmp");
+        fs::write(&tmp, text).map_err(Error::io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(Error::io(&path))
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// The saved state.
+    pub fn state(&self) -> &ClusterState {
+        &self.state
+    }
+
+    /// The administrator's kubeconfig.
+    pub fn kubeconfig_path(&self) -> PathBuf {
+        Layout::new(&self.state_dir).admin_kubeconfig()
+    }
+
+    /// The real node's containerd socket (meaningful only with a real node).
+    pub fn containerd_socket(&self) -> PathBuf {
+        NodeLayout::new(&Layout::new(&self.state_dir)).containerd_socket()
+    }
+
+    /// The API server's URL.
+    pub fn server_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.state.ports.apiserver)
+    }
+
+    /// A client authenticated as the cluster administrator.
+    ///
+    /// # Errors
+    /// Fails if the kubeconfig cannot be read.
+    pub async fn client(&self) -> Result<kube::Client> {
+        client_from_kubeconfig(&self.kubeconfig_path()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_state_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(STATE_FILE), "{not json").unwrap();
+        let error = LocalCluster::load(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("cluster.json"), "{error}");
+    }
+}

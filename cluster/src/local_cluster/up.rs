@@ -1,0 +1,282 @@
+//! Bringing a cluster up: binaries, PKI and kubeconfigs, then the control plane, the simulated
+//! nodes and the real node, each waited for; or repairing a cluster that already runs.
+
+use std::fs;
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::down::stop_strays;
+use super::options::{ClusterOptions, NodeMode};
+use super::state::{ClusterState, LocalCluster, STATE_FILE};
+use crate::assets::{Asset, KUBERNETES_VERSION};
+use crate::control_plane::components::{self, Ports};
+use crate::control_plane::{kubeconfig, pki};
+use crate::error::{Error, Result};
+use crate::images;
+use crate::layout::{Layout, NodeLayout};
+use crate::node;
+use crate::node::real::{NODE_NAME, NodeNetwork};
+use crate::process::{ComponentRecord, ProcessState};
+use crate::readiness;
+use crate::report::format_duration;
+
+/// How `up` went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpOutcome {
+    /// A new cluster was started; times from the start of `up`.
+    Started {
+        /// Until `/readyz` answered `ok`.
+        api_ready: Duration,
+        /// Until every node was Ready and the default ServiceAccount existed.
+        nodes_ready: Duration,
+    },
+    /// The cluster was already running; nothing was done.
+    AlreadyRunning,
+    /// The cluster was running but these components had exited and were restarted.
+    Restarted(Vec<String>),
+}
+
+impl LocalCluster {
+    /// Start the cluster described by `options`, or reuse it when it is already running
+    /// (restarting components that have exited). Builds missing binaries first.
+    ///
+    /// # Errors
+    /// Fails if a binary cannot be built, a component exits while starting (the error
+    /// carries its log tail), or the cluster is not ready within the timeout. On failure,
+    /// every process started by this call is stopped.
+    pub async fn up(
+        options: &ClusterOptions,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(Self, UpOutcome)> {
+        if let Some(cluster) = Self::load(&options.state_dir)? {
+            let outcome = cluster.repair(options, progress).await?;
+            return Ok((cluster, outcome));
+        }
+        let real = options.nodes == NodeMode::Real;
+        if real {
+            if !nix::unistd::Uid::effective().is_root() {
+                return Err(Error::Unsupported(
+                    "run a real node: it needs root (network namespace, cgroups, mounts)".into(),
+                ));
+            }
+            node::real::ensure_packages(&mut |m| progress(m))?;
+            options.cache.ensure(&Asset::ALL, &mut |m| progress(m))?;
+        } else {
+            options
+                .cache
+                .ensure(&Asset::SIMULATED, &mut |m| progress(m))?;
+        }
+        let started = Instant::now();
+        let state_dir = &options.state_dir;
+        if state_dir.exists() {
+            // Leftovers of a failed start: logs and data of processes that no longer run.
+            stop_strays(state_dir);
+            fs::remove_dir_all(state_dir).map_err(Error::io(state_dir))?;
+        }
+        fs::create_dir_all(state_dir).map_err(Error::io(state_dir))?;
+        let ports = Ports::reserve()?;
+        let layout = Layout::new(state_dir);
+        let network = if real {
+            Some(NodeNetwork::choose(state_dir)?)
+        } else {
+            None
+        };
+        let extra_ips: Vec<IpAddr> = network.iter().map(|n| IpAddr::V4(n.host_ip)).collect();
+        let ca = pki::generate_control_plane(&layout.pki(), &extra_ips)?;
+        kubeconfig::write_for_clients(
+            &layout,
+            &ca,
+            &ports,
+            "127.0.0.1",
+            &pki::control_plane_clients(),
+        )?;
+        if let Some(network) = &network {
+            pki::generate_node(&layout.pki(), &ca, NODE_NAME, IpAddr::V4(network.node_ip))?;
+            let host = network.host_ip.to_string();
+            kubeconfig::write_for_clients(
+                &layout,
+                &ca,
+                &ports,
+                &host,
+                &pki::node_clients(NODE_NAME),
+            )?;
+        }
+        let mut cluster = LocalCluster {
+            state_dir: state_dir.clone(),
+            state: ClusterState {
+                version: KUBERNETES_VERSION.to_string(),
+                ports: ports.clone(),
+                nodes: options.nodes,
+                simulated_nodes: options.simulated_nodes,
+                components: Vec::new(),
+                network: network.clone(),
+                created_unix: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default(),
+            },
+        };
+        cluster.save()?;
+        match cluster.start_all(options, &layout, started, progress).await {
+            Ok(outcome) => Ok((cluster, outcome)),
+            Err(error) => {
+                // Leave nothing running; keep the logs for the error's reader.
+                cluster.stop_everything();
+                let _ = fs::remove_file(state_dir.join(STATE_FILE));
+                Err(error)
+            }
+        }
+    }
+
+    async fn start_all(
+        &mut self,
+        options: &ClusterOptions,
+        layout: &Layout,
+        started: Instant,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<UpOutcome> {
+        let advertise = self.state.network.as_ref().map(|n| n.host_ip);
+        let specs = components::control_plane(&options.cache, layout, &self.state.ports, advertise);
+        let deadline = started + options.ready_timeout;
+        let with_kwok = options.simulated_nodes > 0;
+        for spec in specs.into_iter().filter(|s| with_kwok || s.name != "kwok") {
+            let name = spec.name.clone();
+            let record = spec.spawn()?;
+            self.state.components.push(record);
+            self.save()?;
+            match name.as_str() {
+                "etcd" => {
+                    readiness::wait_for_port(
+                        self.state.ports.etcd_client,
+                        &self.state.components,
+                        deadline,
+                        "etcd",
+                    )
+                    .await?
+                }
+                "kube-apiserver" => {
+                    let client = self.client().await?;
+                    readiness::wait_for_readyz(&client, &self.state.components, deadline).await?;
+                }
+                _ => {}
+            }
+        }
+        let api_ready = started.elapsed();
+        progress(&format!(
+            "API server ready in {}",
+            format_duration(api_ready)
+        ));
+        let client = self.client().await?;
+        let real = self.state.network.is_some();
+        node::simulated::ensure_simulated(&client, options.simulated_nodes, real).await?;
+        if let Some(network) = self.state.network.clone() {
+            self.start_node(options, layout, &network, deadline, progress)
+                .await?;
+        }
+        let node_count = options.simulated_nodes + u32::from(real);
+        readiness::wait_for_nodes(&client, node_count, &self.state.components, deadline).await?;
+        readiness::wait_for_default_service_account(&client, &self.state.components, deadline)
+            .await?;
+        let nodes_ready = started.elapsed();
+        progress(&format!(
+            "{node_count} node(s) Ready ({} real) and default ServiceAccount created in {}",
+            u32::from(real),
+            format_duration(nodes_ready)
+        ));
+        Ok(UpOutcome::Started {
+            api_ready,
+            nodes_ready,
+        })
+    }
+
+    async fn start_node(
+        &mut self,
+        options: &ClusterOptions,
+        layout: &Layout,
+        network: &NodeNetwork,
+        deadline: Instant,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<()> {
+        let node_started = Instant::now();
+        network.create()?;
+        network.create_cgroups()?;
+        node::real::write_configs(layout, network, images::SANDBOX_IMAGE)?;
+        let containerd = node::real::containerd_spec(layout, network);
+        self.state.components.push(containerd.spawn()?);
+        self.save()?;
+        let socket = NodeLayout::new(layout).containerd_socket();
+        readiness::wait_for_socket(&socket, &self.state.components, deadline, "containerd").await?;
+        let built = images::build_standard(options.cache.root())?;
+        for image in &built {
+            images::import(
+                std::path::Path::new("/usr/bin/ctr"),
+                &socket,
+                &image.archive,
+            )?;
+        }
+        progress(&format!(
+            "containerd up and {} image(s) imported in {}",
+            built.len(),
+            format_duration(node_started.elapsed())
+        ));
+        for spec in node::real::agent_specs(&options.cache, layout, network) {
+            self.state.components.push(spec.spawn()?);
+            self.save()?;
+        }
+        let client = self.client().await?;
+        readiness::wait_for_node(&client, NODE_NAME, &self.state.components, deadline).await?;
+        progress(&format!(
+            "real node {} Ready in {}",
+            NODE_NAME,
+            format_duration(node_started.elapsed())
+        ));
+        Ok(())
+    }
+
+    async fn repair(
+        &self,
+        options: &ClusterOptions,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<UpOutcome> {
+        let dead: Vec<&ComponentRecord> = self
+            .state
+            .components
+            .iter()
+            .filter(|c| c.state() == ProcessState::Exited)
+            .collect();
+        if dead.is_empty() {
+            let client = self.client().await?;
+            let deadline = Instant::now() + options.ready_timeout;
+            readiness::wait_for_readyz(&client, &self.state.components, deadline).await?;
+            return Ok(UpOutcome::AlreadyRunning);
+        }
+        let mut state = self.state.clone();
+        let mut restarted = Vec::new();
+        for component in state.components.iter_mut() {
+            if component.state() == ProcessState::Exited {
+                progress(&format!(
+                    "restarting {} (it had exited)",
+                    component.spec.name
+                ));
+                *component = component.spec.spawn()?;
+                restarted.push(component.spec.name.clone());
+            }
+        }
+        let cluster = LocalCluster {
+            state_dir: self.state_dir.clone(),
+            state,
+        };
+        cluster.save()?;
+        let deadline = Instant::now() + options.ready_timeout;
+        let client = cluster.client().await?;
+        readiness::wait_for_readyz(&client, &cluster.state.components, deadline).await?;
+        readiness::wait_for_nodes(
+            &client,
+            cluster.state.simulated_nodes,
+            &cluster.state.components,
+            deadline,
+        )
+        .await?;
+        Ok(UpOutcome::Restarted(restarted))
+    }
+}

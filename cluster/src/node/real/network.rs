@@ -1,0 +1,144 @@
+//! The real node's network: a network namespace joined to the host by a veth pair.
+//!
+//! The host end of the pair carries the address the API server advertises, the node end (named
+//! `eth0` inside the namespace) the node's. Names and the /30 are derived from the state
+//! directory, so clusters with different state directories do not collide.
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use super::command::{run, run_output};
+use crate::error::{Error, Result};
+
+/// The network and cgroup identity of a real node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeNetwork {
+    /// The network namespace's name (under `/run/netns`).
+    pub netns: String,
+    /// The host end of the veth pair.
+    pub host_link: String,
+    /// The host's address on the link (the API server advertises it).
+    pub host_ip: Ipv4Addr,
+    /// The node's address.
+    pub node_ip: Ipv4Addr,
+    /// The cgroup (in every hierarchy) that holds the node's pods.
+    pub cgroup_root: String,
+}
+
+impl NodeNetwork {
+    /// A network for the cluster in `state_dir`: names derived from the directory, and the
+    /// first free /30 in 172.30.0.0/16.
+    pub fn choose(state_dir: &Path) -> Result<Self> {
+        let id = short_id(state_dir);
+        let used = run_output("ip", &["-o", "-4", "addr", "show"])?;
+        let index = (0u8..=255)
+            .find(|i| !used.contains(&format!("172.30.{i}.")))
+            .ok_or_else(|| Error::Unsupported("find a free 172.30.x.0/30 for the node".into()))?;
+        Ok(Self {
+            netns: format!("kube-e2e-{id}"),
+            host_link: format!("ke2e{id}"),
+            host_ip: Ipv4Addr::new(172, 30, index, 1),
+            node_ip: Ipv4Addr::new(172, 30, index, 2),
+            cgroup_root: format!("/kube-e2e-{id}"),
+        })
+    }
+
+    /// The namespace's file.
+    pub fn netns_path(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(&self.netns)
+    }
+
+    /// Create the namespace, the veth pair, addresses, routes and sysctls.
+    ///
+    /// # Errors
+    /// Fails if an `ip` or `sysctl` command fails; the command and its output are in the error.
+    pub fn create(&self) -> Result<()> {
+        let ns = self.netns.as_str();
+        let node_link = format!("{}n", self.host_link);
+        let host_cidr = format!("{}/30", self.host_ip);
+        let node_cidr = format!("{}/30", self.node_ip);
+        let host_ip = self.host_ip.to_string();
+        run("ip", &["netns", "add", ns])?;
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                &self.host_link,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &node_link,
+            ],
+        )?;
+        run("ip", &["link", "set", &node_link, "netns", ns])?;
+        run("ip", &["addr", "add", &host_cidr, "dev", &self.host_link])?;
+        run("ip", &["link", "set", &self.host_link, "up"])?;
+        run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+        run("ip", &["-n", ns, "link", "set", &node_link, "name", "eth0"])?;
+        run("ip", &["-n", ns, "addr", "add", &node_cidr, "dev", "eth0"])?;
+        run("ip", &["-n", ns, "link", "set", "eth0", "up"])?;
+        run(
+            "ip",
+            &["-n", ns, "route", "add", "default", "via", &host_ip],
+        )?;
+        let netns = format!("--net={}", self.netns_path().display());
+        for setting in [
+            "net.ipv4.ip_forward=1",
+            "net.ipv4.conf.all.route_localnet=1",
+        ] {
+            run("nsenter", &[&netns, "sysctl", "-qw", setting])?;
+        }
+        Ok(())
+    }
+
+    /// Whether the namespace exists.
+    pub fn exists(&self) -> bool {
+        self.netns_path().exists()
+    }
+
+    /// Delete the namespace (and with it the veth pair, bridge and iptables rules).
+    pub fn delete(&self) {
+        if self.exists() {
+            let _ = run("ip", &["netns", "delete", &self.netns]);
+        }
+        let _ = Command::new("ip")
+            .args(["link", "delete", &self.host_link])
+            .output();
+        // `ip netns add` made /run/netns a mount point; undo that when no namespace is left.
+        let netns_dir = Path::new("/run/netns");
+        if fs::read_dir(netns_dir).is_ok_and(|mut d| d.next().is_none()) {
+            let _ = nix::mount::umount2(netns_dir, nix::mount::MntFlags::MNT_DETACH);
+            let _ = fs::remove_dir(netns_dir);
+        }
+    }
+}
+
+/// Eight hex digits identifying a state directory.
+fn short_id(state_dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(state_dir.to_string_lossy().as_bytes());
+    crate::assets::hex(&digest[..3])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_linux_limits_and_are_stable_per_state_dir() {
+        let a = short_id(Path::new("/a/cluster"));
+        assert_eq!(a, short_id(Path::new("/a/cluster")));
+        assert_ne!(a, short_id(Path::new("/b/cluster")));
+        let link = format!("ke2e{a}n");
+        assert!(
+            link.len() <= 15,
+            "interface names are limited to 15 bytes: {link}"
+        );
+    }
+}

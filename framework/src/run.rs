@@ -1,0 +1,137 @@
+//! How the Kubernetes framework takes part in a run: [`FrameworkRun`], the runner's
+//! [`RunExtension`] for this crate, and [`run_main`], which [`main!`](crate::main) expands to.
+//!
+//! - `--framework.cleanup RUN_ID|all` turns the binary into a cleanup tool: it removes leftovers
+//!   of earlier runs (by run label) and runs no spec.
+//! - After the specs, the namespace deletions they issued are awaited (bounded by the
+//!   namespace-delete timeout); deletions that hang fail the run with their names.
+//! - When the run ends, the process-wide [`Session`] is released.
+
+use crate::framework::error_chain;
+use crate::namespace::{RunSelector, cleanup_leftovers};
+use crate::session::{Session, Settings};
+use kube_e2e_runner::exec::run::{EXIT_CONFIG_ERROR, EXIT_FAILED, EXIT_SUCCESS, SuiteFuture};
+use kube_e2e_runner::{Params, RunExtension, SuiteEnd};
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The framework's suite-level hooks.
+#[derive(Debug, Default)]
+pub struct FrameworkRun;
+
+impl RunExtension for FrameworkRun {
+    fn configure(&self, params: &Params) -> anyhow::Result<Option<i32>> {
+        let which = params
+            .string("framework.cleanup")
+            .filter(|s| !s.trim().is_empty());
+        Ok(which.map(|which| cleanup(params, &which)))
+    }
+
+    fn after_suite<'a>(&'a self, suite: &'a SuiteEnd) -> SuiteFuture<'a> {
+        Box::pin(await_namespace_deletions(suite))
+    }
+
+    fn end_run(&self) {
+        Session::disconnect_global();
+    }
+}
+
+/// Runs the suite registered in this binary with the process's arguments and the framework
+/// taking part, then exits. A `--in-cluster-shards N` argument runs the suite inside the
+/// cluster instead (see [`crate::in_cluster`]).
+pub fn run_main() -> ! {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    #[cfg(feature = "local")]
+    match crate::in_cluster::Request::from_args(&args) {
+        Ok(Some(request)) => std::process::exit(request.run()),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(EXIT_CONFIG_ERROR)
+        }
+    }
+    std::process::exit(run(args))
+}
+
+/// Runs the suite registered in this binary with `args` and the framework taking part; returns
+/// the exit code.
+pub fn run(args: Vec<OsString>) -> i32 {
+    kube_e2e_runner::run_with(args, vec![Arc::new(FrameworkRun)])
+}
+
+/// `--framework.cleanup RUN_ID|all`: removes leftovers of earlier runs, runs no spec.
+fn cleanup(params: &Params, which: &str) -> i32 {
+    let selector = match which.trim() {
+        "all" => RunSelector::All,
+        id => RunSelector::Run(id.to_string()),
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the tokio runtime: {e}");
+            return EXIT_CONFIG_ERROR;
+        }
+    };
+    rt.block_on(async {
+        let session = match Settings::from_params(params) {
+            Ok(settings) => Session::connect(settings).await,
+            Err(e) => Err(e),
+        };
+        let session = match session {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {}", error_chain(&e));
+                return EXIT_CONFIG_ERROR;
+            }
+        };
+        match cleanup_leftovers(session.client(), &selector).await {
+            Ok(removed) => {
+                for r in &removed {
+                    println!("deleted {r}");
+                }
+                println!(
+                    "cleanup: {} object(s) with `{}` deleted",
+                    removed.len(),
+                    selector.label_selector()
+                );
+                EXIT_SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {}", error_chain(&e));
+                EXIT_FAILED
+            }
+        }
+    })
+}
+
+/// Waits for the namespace deletions the specs issued (unless a second interrupt asked to skip
+/// cleanup); fails with the names of those that hang.
+async fn await_namespace_deletions(suite: &SuiteEnd) -> anyhow::Result<()> {
+    let Some(session) = Session::global_if_connected() else {
+        return Ok(());
+    };
+    if session.deletions.is_empty() || suite.interrupts() >= 2 {
+        return Ok(());
+    }
+    let pending = session.deletions.len();
+    let started = Instant::now();
+    let token = suite.cleanup_token();
+    let hanging = tokio::select! {
+        h = session.await_deletions() => h,
+        _ = token.cancelled() => Vec::new(),
+    };
+    if hanging.is_empty() {
+        suite.line(&format!(
+            "Deleted {pending} namespace(s) in {:.1}s",
+            started.elapsed().as_secs_f64()
+        ));
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "namespace deletion hangs after {:.0}s: {}",
+            started.elapsed().as_secs_f64(),
+            hanging.join(", ")
+        )
+    }
+}

@@ -1,0 +1,313 @@
+//! [`Session`]: what one test process shares between its specs — the client, the run id, the
+//! settings from the `framework.*` parameters, the image mapping, the test-file sources, and the
+//! namespace deletions still in flight.
+//!
+//! The runner's specs use [`Session::global`], created on first use from the parsed parameters;
+//! tools and benchmarks build their own with [`Session::connect`].
+
+use crate::config::param::Params;
+use crate::framework::{DeletePolicy, FrameworkError};
+use crate::images::ImageMap;
+use crate::manifest::testfiles::TestFiles;
+use crate::namespace::Deletions;
+use crate::session::provider::{Connection, LocalNodes, Provider};
+use crate::timeouts::Timeouts;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+crate::param!(
+    "framework.kubeconfig",
+    String,
+    None,
+    "kubeconfig file of the cluster under test (else KUBECONFIG; with neither, the local cluster)"
+);
+crate::param!(
+    "framework.context",
+    String,
+    None,
+    "kubeconfig context to use"
+);
+crate::param!(
+    "framework.provider",
+    String,
+    None,
+    "skeleton | local (default: skeleton with a kubeconfig or in a pod, else local)"
+);
+crate::param!(
+    "framework.local-nodes",
+    String,
+    Some("simulated"),
+    "nodes of the local cluster when this run starts it: simulated (kwok) | real (kubelet and containerd; needs root)"
+);
+crate::param!(
+    "framework.delete-namespace",
+    String,
+    Some("delete"),
+    "test namespaces after each spec: delete | keep-on-failure | never"
+);
+crate::param!(
+    "framework.timeout-scale",
+    Float,
+    Some("1"),
+    "factor applied to every framework timeout, for slow clusters"
+);
+crate::param!(
+    "framework.repo-root",
+    String,
+    None,
+    "directory searched for test files before the embedded testing-manifests/"
+);
+crate::param!(
+    "framework.image-repo-list",
+    String,
+    None,
+    "image registry mapping file (else KUBE_TEST_REPO_LIST)"
+);
+crate::param!(
+    "framework.run-id",
+    String,
+    None,
+    "id of this run, set as label e2e-run on everything it creates (default: random)"
+);
+crate::param!(
+    "framework.cleanup",
+    String,
+    None,
+    "remove leftovers labelled with this run id (or `all` runs) instead of running specs"
+);
+crate::param!(
+    "framework.dump-on-failure",
+    Bool,
+    Some("true"),
+    "write events, pod statuses and logs of a failed spec's namespaces to the report dir"
+);
+
+/// Settings of the framework, from the `framework.*` parameters.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the cluster comes from.
+    pub connection: Connection,
+    /// What happens to test namespaces after a spec.
+    pub delete_namespace: DeletePolicy,
+    /// Timeouts, already scaled.
+    pub timeouts: Timeouts,
+    /// Extra directory searched for test files first.
+    pub repo_root: Option<PathBuf>,
+    /// The image mapping file.
+    pub image_repo_list: Option<PathBuf>,
+    /// The run id; random when not given.
+    pub run_id: String,
+    /// Dump failed specs' namespaces.
+    pub dump_on_failure: bool,
+}
+
+/// A random run id: 12 hex digits.
+pub fn random_run_id() -> String {
+    format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
+}
+
+impl Settings {
+    /// Settings from parsed parameters and the environment (`KUBECONFIG`, `KUBE_TEST_REPO_LIST`).
+    ///
+    /// # Errors
+    ///
+    /// An unknown provider or deletion policy.
+    pub fn from_params(params: &Params) -> Result<Self, FrameworkError> {
+        let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        let kubeconfig = nonempty(params.string("framework.kubeconfig"))
+            .or_else(|| nonempty(std::env::var("KUBECONFIG").ok()))
+            .map(|s| {
+                // KUBECONFIG may list several files; the first is the one we read.
+                std::env::split_paths(&s).next().unwrap_or_default()
+            });
+        let provider = match nonempty(params.string("framework.provider")) {
+            Some(name) => Provider::parse(&name)?,
+            None => Provider::detect(kubeconfig.as_ref()),
+        };
+        let delete_namespace = DeletePolicy::parse(
+            &params
+                .string("framework.delete-namespace")
+                .unwrap_or_else(|| "delete".into()),
+        )?;
+        let scale = match params.get("framework.timeout-scale") {
+            Some(crate::config::param::ParamValue::Float(f)) => *f,
+            _ => 1.0,
+        };
+        Ok(Settings {
+            connection: Connection {
+                provider,
+                kubeconfig: if provider == Provider::Local {
+                    None
+                } else {
+                    kubeconfig
+                },
+                context: nonempty(params.string("framework.context")),
+                local_nodes: parse_local_nodes(
+                    &params
+                        .string("framework.local-nodes")
+                        .unwrap_or_else(|| "simulated".into()),
+                )?,
+            },
+            delete_namespace,
+            timeouts: Timeouts::default().scaled(scale),
+            repo_root: nonempty(params.string("framework.repo-root")).map(PathBuf::from),
+            image_repo_list: nonempty(params.string("framework.image-repo-list"))
+                .or_else(|| nonempty(std::env::var("KUBE_TEST_REPO_LIST").ok()))
+                .map(PathBuf::from),
+            run_id: nonempty(params.string("framework.run-id")).unwrap_or_else(random_run_id),
+            dump_on_failure: params.bool("framework.dump-on-failure").unwrap_or(true),
+        })
+    }
+}
+
+/// One process's connection to the cluster under test, shared by its specs.
+pub struct Session {
+    client: kube::Client,
+    settings: Settings,
+    cluster: String,
+    images: ImageMap,
+    files: TestFiles,
+    pub(crate) deletions: Deletions,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("cluster", &self.cluster)
+            .field("run_id", &self.settings.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
+// The session belongs to the runtime it was connected in (a kube client's worker task runs
+// there), so the runner drops it when its runtime ends; the next run connects afresh.
+static GLOBAL: std::sync::Mutex<Option<Arc<Session>>> = std::sync::Mutex::new(None);
+static CONNECTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn global_slot() -> std::sync::MutexGuard<'static, Option<Arc<Session>>> {
+    GLOBAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Session {
+    /// Connects with `settings`: starts the local cluster if that is the provider, loads the
+    /// image mapping, sets up test-file sources.
+    ///
+    /// # Errors
+    ///
+    /// Connection, kubeconfig or mapping-file errors.
+    pub async fn connect(settings: Settings) -> Result<Self, FrameworkError> {
+        let images = match &settings.image_repo_list {
+            Some(path) => ImageMap::load(path)?,
+            None => ImageMap::default(),
+        };
+        let files = TestFiles::new(settings.repo_root.clone());
+        let (client, cluster) = settings.connection.connect().await?;
+        tracing::info!(run_id = %settings.run_id, %cluster, "connected");
+        Ok(Session {
+            client,
+            settings,
+            cluster,
+            images,
+            files,
+            deletions: Deletions::default(),
+        })
+    }
+
+    /// The process-wide session, connected on first use from the run's parameters (a spec has
+    /// them in its context: `cx.params()`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::connect`]; a failed connection is retried by the next caller.
+    pub async fn global(params: &Params) -> Result<Arc<Session>, FrameworkError> {
+        if let Some(s) = global_slot().clone() {
+            return Ok(s);
+        }
+        let _one_at_a_time = CONNECTING.lock().await;
+        if let Some(s) = global_slot().clone() {
+            return Ok(s);
+        }
+        let settings = Settings::from_params(params)?;
+        let session = Arc::new(Session::connect(settings).await?);
+        *global_slot() = Some(session.clone());
+        Ok(session)
+    }
+
+    /// The process-wide session if one was connected.
+    pub fn global_if_connected() -> Option<Arc<Session>> {
+        global_slot().clone()
+    }
+
+    /// Forgets the process-wide session (the runner does this when its runtime ends).
+    pub fn disconnect_global() {
+        global_slot().take();
+    }
+
+    /// The client.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The run id (label `e2e-run` on everything the run creates).
+    pub fn run_id(&self) -> &str {
+        &self.settings.run_id
+    }
+
+    /// What the session is connected to, for logs.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// The image mapping.
+    pub fn images(&self) -> &ImageMap {
+        &self.images
+    }
+
+    /// The test-file sources.
+    pub fn files(&self) -> &TestFiles {
+        &self.files
+    }
+
+    /// Waits until every namespace deletion issued by this session has completed, up to the
+    /// namespace-deletion timeout; returns the names of those still present (hanging).
+    pub async fn await_deletions(&self) -> Vec<String> {
+        self.deletions
+            .await_all(&self.client, self.settings.timeouts.namespace_delete)
+            .await
+    }
+}
+
+/// The `framework.local-nodes` value.
+fn parse_local_nodes(text: &str) -> Result<LocalNodes, FrameworkError> {
+    LocalNodes::parse(text).ok_or_else(|| FrameworkError::Setting {
+        key: "framework.local-nodes",
+        value: text.trim().to_string(),
+        expected: "simulated or real",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_nodes_parse_and_name_the_setting_when_wrong() {
+        assert_eq!(parse_local_nodes("real").unwrap(), LocalNodes::Real);
+        assert_eq!(
+            parse_local_nodes(" simulated ").unwrap(),
+            LocalNodes::Simulated
+        );
+        let e = parse_local_nodes("kind").unwrap_err().to_string();
+        assert!(
+            e.contains("framework.local-nodes")
+                && e.contains("kind")
+                && e.contains("simulated or real"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,480 @@
+//! Settings from flags, environment and a YAML config file, in that precedence.
+//!
+//! The config file holds dotted keys, nested or flat (`storage: {testdriver: x}` equals
+//! `storage.testdriver: x`). Keys are registered parameters or `runner.<flag>` for the
+//! framework's flags (`runner.label-filter: Conformance`). A file value applies only when neither
+//! the flag nor its environment variable is given: file values are put in front of the command
+//! line (flags override themselves, so a later flag wins) unless the variable is set. Unknown
+//! keys and wrongly typed values are errors naming the file, line and key, with a suggestion.
+
+use crate::config::cli::Cli;
+use crate::config::param::{ParamDef, ParamKind, ParamValue, Params, suggest};
+use clap::{Arg, ArgAction, CommandFactory, FromArgMatches};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A configuration problem. All of them end the run with exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The command line is wrong, or help was asked for (clap prints it).
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+    /// The config file could not be read.
+    #[error("failed to read config file `{path}`")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid YAML.
+    #[error("config file `{path}` is not valid YAML: {message}")]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with the location.
+        message: String,
+    },
+    /// A key is not a known parameter or `runner.<flag>`.
+    #[error("unknown key `{key}` in {path}:{line}{hint}")]
+    UnknownKey {
+        /// The dotted key.
+        key: String,
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: u64,
+        /// "; did you mean `x`?" or empty.
+        hint: String,
+    },
+    /// A value has the wrong type.
+    #[error("wrong value for `{key}` in {path}:{line}: {message}")]
+    WrongType {
+        /// The dotted key.
+        key: String,
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: u64,
+        /// What was expected.
+        message: String,
+    },
+}
+
+/// A YAML node with locations kept for error messages.
+enum Yaml {
+    Scalar(String),
+    Seq(Vec<Spanned<Yaml>>),
+    Map(Vec<(Spanned<String>, Spanned<Yaml>)>),
+}
+
+impl<'de> Deserialize<'de> for Yaml {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Yaml;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a YAML value")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Yaml, E> {
+                Ok(Yaml::Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Yaml, E> {
+                Ok(Yaml::Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Yaml, E> {
+                Ok(Yaml::Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Yaml, E> {
+                Ok(Yaml::Scalar(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Yaml, E> {
+                Ok(Yaml::Scalar(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Yaml, E> {
+                Ok(Yaml::Scalar(String::new()))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Yaml, E> {
+                Ok(Yaml::Scalar(String::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Yaml, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element()? {
+                    v.push(x);
+                }
+                Ok(Yaml::Seq(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Yaml, A::Error> {
+                let mut v = Vec::new();
+                while let Some(kv) = a.next_entry()? {
+                    v.push(kv);
+                }
+                Ok(Yaml::Map(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One flattened config entry.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Entry {
+    pub key: String,
+    pub values: Vec<String>,
+    pub is_list: bool,
+    pub line: u64,
+}
+
+fn flatten(prefix: &str, node: Spanned<Yaml>, line: u64, out: &mut Vec<Entry>) {
+    let line = if node.referenced.line() > 0 {
+        node.referenced.line()
+    } else {
+        line
+    };
+    match node.value {
+        Yaml::Map(entries) => {
+            for (k, v) in entries {
+                let key = if prefix.is_empty() {
+                    k.value
+                } else {
+                    format!("{prefix}.{}", k.value)
+                };
+                flatten(&key, v, k.referenced.line(), out);
+            }
+        }
+        Yaml::Seq(items) => {
+            let values = items
+                .into_iter()
+                .map(|i| match i.value {
+                    Yaml::Scalar(s) => s,
+                    _ => String::from("<nested value>"),
+                })
+                .collect();
+            out.push(Entry {
+                key: prefix.into(),
+                values,
+                is_list: true,
+                line,
+            });
+        }
+        Yaml::Scalar(s) => out.push(Entry {
+            key: prefix.into(),
+            values: vec![s],
+            is_list: false,
+            line,
+        }),
+    }
+}
+
+/// Reads a config file into flattened entries.
+pub(crate) fn read_entries(text: &str, path: &Path) -> Result<Vec<Entry>, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let root: Spanned<Yaml> = serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    flatten("", root, 1, &mut out);
+    Ok(out)
+}
+
+fn param_arg(def: &'static ParamDef) -> Arg {
+    let kind = def.kind;
+    let mut help = format!("{} [{}", def.help, kind.name());
+    if let Some(d) = def.default {
+        help.push_str(&format!(", default: {d}"));
+    }
+    help.push(']');
+    let arg = Arg::new(def.name)
+        .long(def.name)
+        .env(def.env_var())
+        .help(help)
+        .help_heading("Parameters")
+        .value_name(kind.name().to_uppercase().replace(' ', "_"))
+        .value_parser(move |s: &str| kind.parse(s).map(|_| s.to_string()));
+    match kind {
+        ParamKind::List => arg.action(ArgAction::Append),
+        _ => arg.action(ArgAction::Set),
+    }
+}
+
+fn file_args(
+    entries: Vec<Entry>,
+    path: &Path,
+    cmd: &clap::Command,
+    defs: &[&'static ParamDef],
+) -> Result<Vec<OsString>, ConfigError> {
+    let shown = path.display().to_string();
+    let known: Vec<String> = defs
+        .iter()
+        .map(|d| d.name.to_string())
+        .chain(runner_args(cmd).map(|a| format!("runner.{}", a.get_long().unwrap_or_default())))
+        .collect();
+    let mut out = Vec::new();
+    for e in entries {
+        let long = match e.key.strip_prefix("runner.") {
+            Some(flag) if runner_args(cmd).any(|a| a.get_long() == Some(flag)) => flag.to_string(),
+            _ if defs.iter().any(|d| d.name == e.key) => e.key.clone(),
+            _ => {
+                let hint = suggest(&e.key, known.iter().map(String::as_str))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                return Err(ConfigError::UnknownKey {
+                    key: e.key,
+                    path: shown,
+                    line: e.line,
+                    hint,
+                });
+            }
+        };
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long.as_str()))
+            .expect("known flag");
+        if let Some(env) = arg.get_env()
+            && std::env::var_os(env).is_some()
+        {
+            continue;
+        }
+        let wrong = |message: String| ConfigError::WrongType {
+            key: e.key.clone(),
+            path: shown.clone(),
+            line: e.line,
+            message,
+        };
+        let takes_value = arg.get_action().takes_values();
+        let multiple = matches!(arg.get_action(), ArgAction::Append);
+        if e.is_list && !multiple {
+            return Err(wrong("expected a single value, found a list".into()));
+        }
+        if !takes_value {
+            match e.values[0].as_str() {
+                "true" => out.push(OsString::from(format!("--{long}"))),
+                "false" => {}
+                other => {
+                    return Err(wrong(format!(
+                        "expected `true` or `false`, found `{other}`"
+                    )));
+                }
+            }
+            continue;
+        }
+        for v in &e.values {
+            clap::Command::new("config")
+                .no_binary_name(true)
+                .arg(arg.clone().env(None::<&str>).required(false))
+                .try_get_matches_from([format!("--{long}"), v.clone()])
+                .map_err(|err| wrong(clap_message(&err)))?;
+            out.push(OsString::from(format!("--{long}")));
+            out.push(OsString::from(v));
+        }
+    }
+    Ok(out)
+}
+
+fn clap_message(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    first.trim_start_matches("error: ").to_string()
+}
+
+fn runner_args(cmd: &clap::Command) -> impl Iterator<Item = &Arg> {
+    cmd.get_arguments().filter(|a| {
+        a.get_help_heading() == Some("Framework") && a.get_long().is_some_and(|l| l != "config")
+    })
+}
+
+fn config_path(args: &[OsString]) -> Option<PathBuf> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        if s == "--config" {
+            return it.next().map(PathBuf::from);
+        }
+        if let Some(v) = s.strip_prefix("--config=") {
+            return Some(PathBuf::from(v));
+        }
+    }
+    std::env::var_os("KUBE_E2E_CONFIG").map(PathBuf::from)
+}
+
+/// Parses the command line, environment and config file.
+///
+/// # Errors
+///
+/// Returns [`ConfigError`] for bad flags, unreadable or invalid files, unknown keys and wrongly
+/// typed values; `--help` comes back as a [`ConfigError::Cli`] that prints the help.
+pub fn parse(
+    args: Vec<OsString>,
+    defs: &[&'static ParamDef],
+) -> Result<(Cli, Params), ConfigError> {
+    let mut cmd = Cli::command();
+    if let Some(name) = args.first().and_then(|a| Path::new(a).file_name()) {
+        cmd = cmd.name(name.to_string_lossy().into_owned());
+    }
+    for def in defs {
+        cmd = cmd.arg(param_arg(def));
+    }
+    cmd.build();
+    let mut argv = args;
+    if argv.is_empty() {
+        argv.push("suite".into());
+    }
+    if let Some(path) = config_path(&argv) {
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let extra = file_args(read_entries(&text, &path)?, &path, &cmd, defs)?;
+        argv.splice(1..1, extra);
+    }
+    let matches = cmd.try_get_matches_from(argv)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let mut values = Vec::new();
+    for def in defs {
+        let given: Vec<String> = matches
+            .get_many::<String>(def.name)
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default();
+        let value = match (def.kind, given.is_empty()) {
+            (ParamKind::List, false) => Some(ParamValue::List(given)),
+            (_, false) => def.kind.parse(&given[given.len() - 1]).ok(),
+            (ParamKind::List, true) => def.default.map(|d| ParamValue::List(vec![d.to_string()])),
+            (_, true) => def.default.and_then(|d| def.kind.parse(d).ok()),
+        };
+        if let Some(v) = value {
+            values.push((def.name.to_string(), v));
+        }
+    }
+    Ok((cli, Params::from_values(values)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static DEFS: &[ParamDef] = &[
+        ParamDef {
+            name: "storage.testdriver",
+            kind: ParamKind::List,
+            default: None,
+            help: "driver files",
+        },
+        ParamDef {
+            name: "framework.pod-start-timeout",
+            kind: ParamKind::Duration,
+            default: Some("5m"),
+            help: "t",
+        },
+        ParamDef {
+            name: "my.count",
+            kind: ParamKind::Int,
+            default: Some("1"),
+            help: "n",
+        },
+    ];
+
+    fn defs() -> Vec<&'static ParamDef> {
+        DEFS.iter().collect()
+    }
+
+    fn parse_with(file: &str, args: &[&str]) -> Result<(Cli, Params), ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e2e.yaml");
+        std::fs::write(&path, file).unwrap();
+        let mut argv: Vec<OsString> = vec!["suite".into(), "--config".into(), path.clone().into()];
+        argv.extend(args.iter().map(OsString::from));
+        parse(argv, &defs())
+    }
+
+    #[test]
+    fn nested_and_flat_keys_set_params_and_flags() {
+        let file = "storage:\n  testdriver: [a.yaml, b.yaml]\nmy.count: 3\nrunner:\n  fail-fast: true\n  label-filter: Conformance\n";
+        let (cli, params) = parse_with(file, &[]).unwrap();
+        assert_eq!(params.list("storage.testdriver"), ["a.yaml", "b.yaml"]);
+        assert_eq!(params.int("my.count"), Some(3));
+        assert_eq!(
+            params.duration("framework.pod-start-timeout"),
+            Some(std::time::Duration::from_secs(300))
+        );
+        assert!(cli.run.fail_fast);
+        assert_eq!(cli.run.label_filter.as_deref(), Some("Conformance"));
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let (cli, params) = parse_with(
+            "my.count: 3\nrunner.label-filter: Slow\n",
+            &["--my.count", "7", "--label-filter", "Fast"],
+        )
+        .unwrap();
+        assert_eq!(params.int("my.count"), Some(7));
+        assert_eq!(cli.run.label_filter.as_deref(), Some("Fast"));
+    }
+
+    #[test]
+    fn typos_name_file_line_and_suggestion() {
+        let err = parse_with("storage:\n  testdriver: x\nstorge:\n  testdriver: y\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown key `storge.testdriver`"), "{err}");
+        assert!(err.contains("e2e.yaml:4"), "{err}");
+        assert!(err.contains("did you mean `storage.testdriver`?"), "{err}");
+        let err = parse_with("runner:\n  focs: x\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`runner.focs`") && err.contains("did you mean `runner.focus`?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_file_line() {
+        let err = parse_with("\nmy.count: many\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("wrong value for `my.count`")
+                && err.contains("e2e.yaml:2")
+                && err.contains("expected an integer"),
+            "{err}"
+        );
+        let err = parse_with("runner.spec-timeout: soon\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("runner.spec-timeout") && err.contains("expected a duration"),
+            "{err}"
+        );
+        let err = parse_with("runner.fail-fast: maybe\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected `true` or `false`"), "{err}");
+        let err = parse_with("my.count: [1, 2]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected a single value"), "{err}");
+    }
+
+    #[test]
+    fn unknown_flags_and_bad_param_values_are_clap_errors() {
+        let err = parse(vec!["s".into(), "--my.cont".into(), "3".into()], &defs())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--my.cont") && err.contains("--my.count"),
+            "{err}"
+        );
+        let err = parse(vec!["s".into(), "--my.count".into(), "x".into()], &defs())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected an integer"), "{err}");
+    }
+}

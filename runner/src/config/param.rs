@@ -1,0 +1,335 @@
+//! Parameters: typed, dotted settings that suites and drivers register with
+//! [`param!`](crate::param), set by flag (`--storage.testdriver FILE`), environment variable
+//! (`KUBE_E2E_STORAGE_TESTDRIVER`) or config file (`storage: {testdriver: FILE}`), in that order
+//! of precedence. Values exist only after parsing: static spec definitions cannot read them,
+//! generators receive them, and spec bodies read them from their context
+//! ([`SpecContext::params`](crate::SpecContext::params)).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The type of a parameter's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// `true` or `false`.
+    Bool,
+    /// A signed 64-bit integer.
+    Int,
+    /// A floating-point number.
+    Float,
+    /// Any text.
+    String,
+    /// A duration such as `90s`, `5m`, `1h30m` or `250ms`.
+    Duration,
+    /// Text, repeatable (a YAML sequence in the config file).
+    List,
+}
+
+impl ParamKind {
+    /// The kind's name as shown in help and errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamKind::Bool => "bool",
+            ParamKind::Int => "integer",
+            ParamKind::Float => "number",
+            ParamKind::String => "string",
+            ParamKind::Duration => "duration",
+            ParamKind::List => "list of strings",
+        }
+    }
+
+    /// Parses one textual value.
+    ///
+    /// # Errors
+    ///
+    /// Returns what was expected when the text does not fit the kind.
+    pub fn parse(self, text: &str) -> Result<ParamValue, String> {
+        let t = text.trim();
+        match self {
+            ParamKind::Bool => match t {
+                "true" => Ok(ParamValue::Bool(true)),
+                "false" => Ok(ParamValue::Bool(false)),
+                _ => Err(format!("expected `true` or `false`, found `{t}`")),
+            },
+            ParamKind::Int => t
+                .parse()
+                .map(ParamValue::Int)
+                .map_err(|_| format!("expected an integer, found `{t}`")),
+            ParamKind::Float => t
+                .parse()
+                .map(ParamValue::Float)
+                .map_err(|_| format!("expected a number, found `{t}`")),
+            ParamKind::String => Ok(ParamValue::String(text.to_string())),
+            ParamKind::Duration => parse_duration(t).map(ParamValue::Duration),
+            ParamKind::List => Ok(ParamValue::List(vec![text.to_string()])),
+        }
+    }
+}
+
+/// A parsed parameter value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamValue {
+    /// A bool.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A number.
+    Float(f64),
+    /// Text.
+    String(String),
+    /// A duration.
+    Duration(Duration),
+    /// Several texts.
+    List(Vec<String>),
+}
+
+/// A parameter definition; register with [`param!`](crate::param).
+#[derive(Debug)]
+pub struct ParamDef {
+    /// Dotted name, e.g. `storage.testdriver`.
+    pub name: &'static str,
+    /// Value type.
+    pub kind: ParamKind,
+    /// Default value as text (parsed with `kind`); `None` for no value.
+    pub default: Option<&'static str>,
+    /// Help text shown by `--help`.
+    pub help: &'static str,
+}
+
+inventory::collect!(ParamDef);
+
+impl ParamDef {
+    /// The environment variable that sets this parameter: `KUBE_E2E_` then the name in upper
+    /// case with `.` and `-` as `_`.
+    pub fn env_var(&self) -> String {
+        env_var_for(self.name)
+    }
+}
+
+/// `args` with `--<name>=<value>` appended for each default whose parameter is given neither
+/// as a flag nor by its environment variable — for a suite's `main` that wants other defaults
+/// (e.g. a real node for the local cluster).
+pub fn with_defaults(
+    mut args: Vec<std::ffi::OsString>,
+    defaults: &[(&str, &str)],
+) -> Vec<std::ffi::OsString> {
+    for (name, value) in defaults {
+        let flag = format!("--{name}");
+        let given = args.iter().any(|a| {
+            let a = a.to_string_lossy();
+            a == flag || a.starts_with(&format!("{flag}="))
+        }) || std::env::var_os(env_var_for(name)).is_some();
+        if !given {
+            args.push(format!("{flag}={value}").into());
+        }
+    }
+    args
+}
+
+/// `KUBE_E2E_<NAME>` for a dotted name.
+pub fn env_var_for(name: &str) -> String {
+    let upper: String = name
+        .chars()
+        .map(|c| {
+            if c == '.' || c == '-' {
+                '_'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect();
+    format!("KUBE_E2E_{upper}")
+}
+
+/// Parsed parameter values.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    values: BTreeMap<String, ParamValue>,
+}
+
+impl Params {
+    /// Values for the given name/value pairs (mostly for tests and tools).
+    pub fn from_values(values: impl IntoIterator<Item = (String, ParamValue)>) -> Self {
+        Params {
+            values: values.into_iter().collect(),
+        }
+    }
+
+    /// The value of `name`, if it has one.
+    pub fn get(&self, name: &str) -> Option<&ParamValue> {
+        self.values.get(name)
+    }
+
+    /// A string (or list, joined by `,`) parameter.
+    pub fn string(&self, name: &str) -> Option<String> {
+        match self.get(name)? {
+            ParamValue::String(s) => Some(s.clone()),
+            ParamValue::List(l) => Some(l.join(",")),
+            _ => None,
+        }
+    }
+
+    /// A bool parameter.
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.get(name)? {
+            ParamValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// An integer parameter.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.get(name)? {
+            ParamValue::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// A duration parameter.
+    pub fn duration(&self, name: &str) -> Option<Duration> {
+        match self.get(name)? {
+            ParamValue::Duration(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// A list parameter.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        match self.get(name) {
+            Some(ParamValue::List(l)) => l.clone(),
+            Some(ParamValue::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Parses `90s`, `5m`, `1h30m`, `250ms`, `1.5s`, or a bare number of seconds.
+///
+/// # Errors
+///
+/// Says what a duration looks like when the text is not one.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("expected a duration such as `30s`, `5m` or `1h30m`, found `{text}`");
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| bad());
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (num, tail) = rest.split_at(num_end);
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_end);
+        total += n * match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        rest = tail;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known name closest to `name`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(2);
+    known
+        .into_iter()
+        .map(|k| (distance(&name.to_lowercase(), &k.to_lowercase()), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+
+    #[test]
+    fn defaults_are_added_only_when_neither_flag_nor_environment_sets_them() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let added = with_defaults(args(&["bin"]), &[("test.param-default-a", "x")]);
+        assert_eq!(added, args(&["bin", "--test.param-default-a=x"]));
+        for given in ["--test.param-default-a=y", "--test.param-default-a"] {
+            let kept = with_defaults(args(&["bin", given]), &[("test.param-default-a", "x")]);
+            assert_eq!(kept, args(&["bin", given]));
+        }
+    }
+
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(
+            parse_duration("5 minutes")
+                .unwrap_err()
+                .contains("expected a duration")
+        );
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn kinds_check_values() {
+        assert_eq!(ParamKind::Int.parse("42"), Ok(ParamValue::Int(42)));
+        assert!(
+            ParamKind::Int
+                .parse("4x")
+                .unwrap_err()
+                .contains("expected an integer")
+        );
+        assert!(ParamKind::Bool.parse("yes").is_err());
+        assert_eq!(
+            ParamKind::Duration.parse("5m"),
+            Ok(ParamValue::Duration(Duration::from_secs(300)))
+        );
+    }
+
+    #[test]
+    fn suggestions_find_typos() {
+        let known = [
+            "storage.testdriver",
+            "framework.delete-namespace",
+            "runner.focus",
+        ];
+        assert_eq!(
+            suggest("storge.testdriver", known),
+            Some("storage.testdriver")
+        );
+        assert_eq!(suggest("runner.focs", known), Some("runner.focus"));
+        assert_eq!(suggest("something.else", known), None);
+        assert_eq!(
+            env_var_for("framework.delete-namespace"),
+            "KUBE_E2E_FRAMEWORK_DELETE_NAMESPACE"
+        );
+    }
+}

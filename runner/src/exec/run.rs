@@ -1,0 +1,498 @@
+//! The runner: parse settings, build and validate the suite, select, execute, report.
+//!
+//! Execution and presentation are split. The executor runs specs concurrently on one tokio
+//! runtime and posts results on a board; libtest-mimic presents them, one trial per selected spec
+//! in run order, each trial waiting for its spec's result. So the console output, `--list`,
+//! `--format`, `--exact`, `--ignored` and libtest's name filter are exactly libtest-mimic's (what
+//! `cargo test` and nextest expect), while scheduling (serial last, ordered containers, fail-fast,
+//! retries, timeouts, interrupts) is the framework's.
+
+use crate::config::cli::Cli;
+use crate::config::file::{self, ConfigError};
+use crate::config::param::{ParamDef, Params};
+use crate::exec::executor::{Board, ExecOptions, execute};
+use crate::exec::interrupt::{EXIT_INTERRUPTED, Interrupts};
+use crate::report::outcome::{ReportDir, RunReport, SpecResult, State, Transcript};
+use crate::spec::context::Extensions;
+use crate::spec::registry::{Registry, SpecSet};
+use std::future::Future;
+use std::pin::Pin;
+
+/// The future of a suite-level hook; it may borrow the extension and the [`SuiteEnd`].
+pub type SuiteFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+use crate::select::selection::{Selection, Unit, select};
+use clap::Parser;
+use libtest_mimic::{Completion, Failed, Trial};
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Exit code: every selected spec passed or was skipped.
+pub const EXIT_SUCCESS: i32 = 0;
+/// Exit code: definition or configuration error (bad flag, config file, filter, empty selection).
+pub const EXIT_CONFIG_ERROR: i32 = 2;
+/// Exit code: at least one spec failed (libtest's code).
+pub const EXIT_FAILED: i32 = 101;
+
+/// A suite-level extension: how a framework (the Kubernetes side, for one) takes part in a run
+/// without the runner knowing it. Every method has a default that does nothing.
+///
+/// Order: [`configure`](RunExtension::configure) once the parameters are parsed;
+/// [`extensions`](RunExtension::extensions) before the first spec; after the specs of each
+/// iteration [`after_suite`](RunExtension::after_suite); when the run ends
+/// [`end_run`](RunExtension::end_run).
+pub trait RunExtension: Send + Sync {
+    /// Called with the parsed parameters before the suite is built. `Ok(Some(code))` ends the
+    /// run with that exit code instead of running specs (a tool mode such as
+    /// `--framework.cleanup`); an error is a configuration error (exit 2).
+    ///
+    /// # Errors
+    ///
+    /// A parameter value the extension cannot use.
+    fn configure(&self, params: &Params) -> anyhow::Result<Option<i32>> {
+        let _ = params;
+        Ok(None)
+    }
+
+    /// Adds typed values to every spec's context.
+    fn extensions(&self, extensions: &mut Extensions) {
+        let _ = extensions;
+    }
+
+    /// Runs on the run's runtime after the specs of an iteration ended and before the reports
+    /// are written. Lines given to `suite` go to `e2e.log`; an error fails the run (exit 101).
+    fn after_suite<'a>(&'a self, suite: &'a SuiteEnd) -> SuiteFuture<'a> {
+        let _ = suite;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Called once when the run ends, whatever its outcome (release connections here).
+    fn end_run(&self) {}
+}
+
+/// What [`RunExtension::after_suite`] can see and do at the end of an iteration.
+pub struct SuiteEnd {
+    transcript: Arc<Transcript>,
+    interrupts: Arc<Interrupts>,
+}
+
+impl SuiteEnd {
+    /// Appends a line to `e2e.log`.
+    pub fn line(&self, line: &str) {
+        self.transcript.line(line);
+    }
+
+    /// Cancelled when the user asks to abandon cleanup (a second interrupt); long waits stop on
+    /// it.
+    pub fn cleanup_token(&self) -> tokio_util::sync::CancellationToken {
+        self.interrupts.cleanup_token().clone()
+    }
+
+    /// How many interrupts the run received so far.
+    pub fn interrupts(&self) -> u32 {
+        self.interrupts.count()
+    }
+}
+
+/// Runs the suite registered in this binary with the process's arguments, then exits.
+/// This is what [`main!`](crate::main) expands to.
+pub fn run_main() -> ! {
+    std::process::exit(run(std::env::args_os().collect()))
+}
+
+/// Runs the suite registered in this binary with `args` (`args[0]` is the program name);
+/// returns the exit code.
+pub fn run(args: Vec<OsString>) -> i32 {
+    run_with(args, Vec::new())
+}
+
+/// [`run`] with suite-level extensions.
+pub fn run_with(args: Vec<OsString>, extensions: Vec<Arc<dyn RunExtension>>) -> i32 {
+    let mut defs: Vec<&'static ParamDef> = inventory::iter::<ParamDef>.into_iter().collect();
+    defs.sort_by_key(|d| d.name);
+    let (cli, params) = match file::parse(args, &defs) {
+        Ok(v) => v,
+        Err(e) => return config_error(e),
+    };
+    for ext in &extensions {
+        match ext.configure(&params) {
+            Ok(None) => {}
+            Ok(Some(code)) => return code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return EXIT_CONFIG_ERROR;
+            }
+        }
+    }
+    let registry = Registry::from_inventory(&params);
+    Runner::new(cli)
+        .with_params(params)
+        .with_extensions(extensions)
+        .run(registry)
+}
+
+fn config_error(e: ConfigError) -> i32 {
+    match e {
+        ConfigError::Cli(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                EXIT_CONFIG_ERROR
+            } else {
+                EXIT_SUCCESS
+            }
+        }
+        e => {
+            let mut msg = format!("error: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            eprintln!("{msg}");
+            EXIT_CONFIG_ERROR
+        }
+    }
+}
+
+/// Runs a [`Registry`] with parsed flags; for suites that build their registry by hand (tools,
+/// benchmarks, tests of the runner itself).
+pub struct Runner {
+    cli: Cli,
+    params: Params,
+    extensions: Vec<Arc<dyn RunExtension>>,
+}
+
+fn suite_name() -> String {
+    let exe = std::env::args().next().unwrap_or_default();
+    let stem = std::path::Path::new(&exe)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match stem.rsplit_once('-') {
+        Some((base, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+            base.to_string()
+        }
+        _ => stem,
+    }
+}
+
+impl Runner {
+    /// A runner for already parsed flags.
+    pub fn new(cli: Cli) -> Self {
+        Runner {
+            cli,
+            params: Params::default(),
+            extensions: Vec::new(),
+        }
+    }
+
+    /// The parameters every spec sees through its context.
+    pub fn with_params(mut self, params: Params) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Suite-level extensions taking part in the run.
+    pub fn with_extensions(mut self, extensions: Vec<Arc<dyn RunExtension>>) -> Self {
+        self.extensions = extensions;
+        self
+    }
+
+    /// A runner from command-line arguments (no parameters, no config file).
+    ///
+    /// # Errors
+    ///
+    /// Bad flags.
+    pub fn from_args<I: IntoIterator<Item = T>, T: Into<OsString> + Clone>(
+        args: I,
+    ) -> Result<Self, clap::Error> {
+        Ok(Runner::new(Cli::try_parse_from(args)?))
+    }
+
+    /// Builds, selects, runs and reports; returns the exit code. With `--sonobuoy` the reports
+    /// go to the plugin's results directory, which is packed and announced in its `done` file
+    /// whatever the outcome.
+    pub fn run(mut self, registry: Registry) -> i32 {
+        if !self.cli.run.sonobuoy {
+            return self.run_suite(registry);
+        }
+        let dir =
+            crate::report::sonobuoy::results_dir(self.cli.run.sonobuoy_results_dir.as_deref());
+        self.cli.run.report_dir = Some(dir.clone());
+        let code = self.run_suite(registry);
+        match crate::report::sonobuoy::finish(&dir) {
+            Ok(tarball) => {
+                eprintln!("sonobuoy: results in {}", tarball.display());
+                code
+            }
+            Err(e) => {
+                eprintln!("error: failed to hand the results to Sonobuoy: {e}");
+                EXIT_FAILED
+            }
+        }
+    }
+
+    fn run_suite(self, registry: Registry) -> i32 {
+        let set = match registry.build() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_CONFIG_ERROR;
+            }
+        };
+        if self.cli.run.list_conformance {
+            print!(
+                "{}",
+                crate::conformance::to_yaml(&crate::conformance::entries(&set))
+            );
+            return EXIT_SUCCESS;
+        }
+        let sel = match select(&set, &self.cli.run) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_CONFIG_ERROR;
+            }
+        };
+        self.execute(set, sel)
+    }
+
+    fn base_extensions(&self) -> Extensions {
+        let mut ext = Extensions::default();
+        ext.insert(self.params.clone());
+        ext.insert(ReportDir(self.cli.run.report_dir.clone()));
+        for e in &self.extensions {
+            e.extensions(&mut ext);
+        }
+        ext
+    }
+
+    fn trial(set: &SpecSet, sel: &Selection, i: usize) -> Trial {
+        Trial::test(set.specs[i].info.name.clone(), || Ok(()))
+            .with_ignored_flag(sel.default_excluded[i])
+    }
+
+    fn execute(self, set: SpecSet, sel: Selection) -> i32 {
+        let args = &self.cli.libtest;
+        let flags = &self.cli.run;
+        if args.list {
+            let _ = libtest_mimic::run(
+                args,
+                sel.order().map(|i| Self::trial(&set, &sel, i)).collect(),
+            );
+            return EXIT_SUCCESS;
+        }
+        let will_run: Vec<usize> = sel
+            .order()
+            .filter(|&i| {
+                let t = Self::trial(&set, &sel, i);
+                !args.is_filtered_out(&t) && !args.is_ignored(&t)
+            })
+            .collect();
+        let mut runs = vec![false; set.specs.len()];
+        will_run.iter().for_each(|&i| runs[i] = true);
+        let units: Vec<Unit> = sel
+            .units
+            .iter()
+            .map(|u| Unit {
+                specs: u.specs.iter().copied().filter(|&i| runs[i]).collect(),
+                serial: u.serial,
+            })
+            .filter(|u| !u.specs.is_empty())
+            .collect();
+        if flags.dry_run {
+            for u in &set.unregistered {
+                eprintln!("not registered: {}: {}", u.name, u.reason);
+            }
+        }
+        if let Some(seed) = sel.seed {
+            eprintln!("Random seed: {seed} (pass --seed {seed} to repeat this order)");
+        }
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: failed to start the tokio runtime: {e}");
+                return EXIT_CONFIG_ERROR;
+            }
+        };
+        let interrupts = Arc::new(Interrupts::new());
+        {
+            let _guard = rt.enter();
+            interrupts.listen();
+            let i = interrupts.clone();
+            let limit = flags.suite_timeout;
+            rt.spawn(async move {
+                tokio::time::sleep(limit).await;
+                i.trigger(&format!("suite timeout ({limit:?}) reached"));
+            });
+        }
+        let opts = ExecOptions {
+            concurrency: args
+                .test_threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, Into::into)),
+            spec_timeout: flags.spec_timeout,
+            grace: flags.grace_period,
+            flake_attempts: flags.flake_attempts,
+            fail_fast: flags.fail_fast,
+            progress_after: flags.progress_after,
+            verbose: flags.verbose,
+            extensions: self.base_extensions(),
+        };
+        let specs = Arc::new(set.specs);
+        let iterations = if flags.until_it_fails {
+            u64::MAX
+        } else {
+            u64::from(flags.repeat) + 1
+        };
+        let mut code = EXIT_SUCCESS;
+        for iteration in 1..=iterations {
+            if iterations > 1 {
+                eprintln!("iteration {iteration}");
+            }
+            let started = Instant::now();
+            let board = Arc::new(Board::default());
+            let transcript = Arc::new(Transcript::default());
+            transcript.line(&format!(
+                "Running Suite: {} ({} of {} specs)",
+                suite_name(),
+                will_run.len(),
+                specs.len()
+            ));
+            if let Some(seed) = sel.seed {
+                transcript.line(&format!("Random seed: {seed}"));
+            }
+            let exec = if flags.dry_run {
+                for &i in &will_run {
+                    transcript.line(&format!("[DRY-RUN] {}", specs[i].info.name));
+                    let r = SpecResult::skipped(&specs[i].info, "dry run".into());
+                    board.put(i, r);
+                }
+                None
+            } else {
+                Some(rt.spawn(execute(
+                    specs.clone(),
+                    units.clone(),
+                    opts.clone(),
+                    interrupts.clone(),
+                    board.clone(),
+                    transcript.clone(),
+                )))
+            };
+            let trials = sel
+                .order()
+                .map(|i| {
+                    let b = board.clone();
+                    Trial::ignorable_test(specs[i].info.name.clone(), move || present(b.wait(i)))
+                        .with_ignored_flag(sel.default_excluded[i])
+                })
+                .collect();
+            let mut pargs = args.clone();
+            pargs.test_threads = Some(1);
+            let _ = libtest_mimic::run(&pargs, trials);
+            if let Some(handle) = exec {
+                let _ = rt.block_on(handle);
+            }
+            let suite_end = SuiteEnd {
+                transcript: transcript.clone(),
+                interrupts: interrupts.clone(),
+            };
+            let mut suite_failed = false;
+            for ext in &self.extensions {
+                if let Err(e) = rt.block_on(ext.after_suite(&suite_end)) {
+                    let line = format!("error: after the suite: {e:#}");
+                    eprintln!("{line}");
+                    transcript.line(&line);
+                    suite_failed = true;
+                }
+            }
+            let mut results = board.take();
+            let report = RunReport {
+                suite: suite_name(),
+                seed: sel.seed,
+                interrupted: interrupts.reason(),
+                duration: started.elapsed(),
+                specs: will_run.iter().filter_map(|i| results.remove(i)).collect(),
+            };
+            let failed = report
+                .specs
+                .iter()
+                .filter(|r| r.state == State::Failed)
+                .count();
+            let flaky: Vec<&str> = report
+                .specs
+                .iter()
+                .filter(|r| r.flaky)
+                .map(|r| r.name.as_str())
+                .collect();
+            for name in &flaky {
+                eprintln!("flaky: `{name}` failed at first and passed on a retry");
+            }
+            transcript.line(&format!(
+                "Ran {} specs in {:.3}s: {} passed ({} flaky), {failed} failed, {} skipped",
+                report.specs.iter().filter(|r| r.attempts > 0).count(),
+                report.duration.as_secs_f64(),
+                report
+                    .specs
+                    .iter()
+                    .filter(|r| r.state == State::Passed)
+                    .count(),
+                flaky.len(),
+                report
+                    .specs
+                    .iter()
+                    .filter(|r| r.state == State::Skipped)
+                    .count(),
+            ));
+            if let Some(dir) = &flags.report_dir
+                && let Err(e) = report.write(dir, &transcript.text())
+            {
+                eprintln!(
+                    "error: {e}: {}",
+                    std::error::Error::source(&e)
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                );
+                code = EXIT_FAILED;
+            }
+            if interrupts.signalled() {
+                code = EXIT_INTERRUPTED;
+            } else if failed > 0 || interrupts.count() > 0 || suite_failed {
+                code = EXIT_FAILED;
+            }
+            if code != EXIT_SUCCESS {
+                break;
+            }
+        }
+        for ext in &self.extensions {
+            ext.end_run();
+        }
+        rt.shutdown_timeout(std::time::Duration::from_millis(100));
+        code
+    }
+}
+
+fn present(r: SpecResult) -> Result<Completion, Failed> {
+    match r.state {
+        State::Passed => Ok(Completion::Completed),
+        State::Skipped => Ok(Completion::ignored_with(r.skip_reason.unwrap_or_default())),
+        State::Failed => {
+            let detail = r
+                .failure
+                .map(|f| f.detail())
+                .unwrap_or_else(|| "failed".into());
+            let steps: Vec<String> = r
+                .steps
+                .iter()
+                .map(|s| format!("  STEP {:.3}s: {}", s.at.as_secs_f64(), s.text))
+                .collect();
+            let mut msg = format!("{detail}\n  at {}", r.location);
+            if !steps.is_empty() {
+                msg.push_str(&format!("\nsteps:\n{}", steps.join("\n")));
+            }
+            Err(msg.into())
+        }
+    }
+}
