@@ -1,5 +1,5 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented public fn
-//! Framework overhead on the local cluster (product.md §14): a spec's namespace made ready and
+//! Framework overhead on the local cluster: a spec's namespace made ready and
 //! its teardown issued, against a bare loop making the same API calls (goal: at most 1.2×); and
 //! 50 framework specs run with `--test-threads 1` against `--test-threads 8`.
 //!

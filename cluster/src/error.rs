@@ -102,6 +102,28 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// `up` was given a directory that it did not create and that is not empty: it has no
+    /// ownership marker, so it is left untouched.
+    #[error(
+        "use {dir} as a state directory: it is not empty and has no ownership marker {marker} (kube-e2e-cluster did not create it); nothing in it was touched; name a new or empty directory with --state-dir or KUBE_E2E_STATE_DIR"
+    )]
+    ForeignStateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The marker file looked for.
+        marker: PathBuf,
+    },
+    /// `down` (or a cleanup) was given a directory without the ownership marker `up` writes:
+    /// nothing in it was signalled, unmounted or deleted.
+    #[error(
+        "trust {dir} as a state directory: it has no ownership marker {marker} (kube-e2e-cluster did not create it); nothing was signalled, unmounted or deleted"
+    )]
+    UnmarkedStateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The marker file looked for.
+        marker: PathBuf,
+    },
     /// The Kubernetes client failed.
     #[error("{what}")]
     Kube {

@@ -2,7 +2,9 @@
 //!
 //! Components outlive the command that started them (so `up` can return), each in its own
 //! process group. A PID alone is not trusted: before signalling, the process's executable is
-//! compared with the component's binary, so a recycled PID is never killed.
+//! compared with the component's binary, so a recycled PID is never killed. Processes are found
+//! only by recorded PID (or, for the real node, by cgroup membership) — never by what their
+//! command line mentions, which any unrelated process can contain.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,11 @@ pub struct ComponentSpec {
     /// `ip netns exec` — leaves the mount namespace and so the cgroup mounts alone).
     #[serde(default)]
     pub netns: Option<PathBuf>,
+    /// Cgroup directories (one per hierarchy) the process joins as soon as it has started.
+    /// Its children inherit them, so processes it starts but does not wait for (containerd's
+    /// shims) are still found, by membership, when the cluster is taken down.
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
 }
 
 /// A started component.
@@ -98,6 +105,19 @@ impl ComponentSpec {
             source,
         })?;
         let pid = child.id() as i32;
+        // Joined before the component can have started anything (containerd starts shims
+        // only when asked to run a pod), so nothing it starts escapes the cgroups.
+        for dir in &self.cgroups {
+            let procs = dir.join("cgroup.procs");
+            if let Err(source) = fs::write(&procs, pid.to_string()) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Io {
+                    path: procs,
+                    source,
+                });
+            }
+        }
         wait_for_exec(pid);
         let log_path = self.log.clone();
         std::thread::Builder::new()
@@ -239,66 +259,6 @@ fn process_runs_named(pid: i32, name: &str) -> bool {
     }
 }
 
-/// This process and its ancestors: never signalled by a sweep, even when their command line
-/// names the state directory (`cargo run -- --state-dir DIR down`).
-fn self_and_ancestors() -> Vec<i32> {
-    let mut pids = vec![std::process::id() as i32];
-    let mut pid = pids[0];
-    while pid > 1 {
-        let parent = fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("PPid:"))
-                    .and_then(|p| p.trim().parse::<i32>().ok())
-            })
-            .unwrap_or(0);
-        if parent <= 0 || pids.contains(&parent) {
-            break;
-        }
-        pids.push(parent);
-        pid = parent;
-    }
-    pids
-}
-
-/// PIDs of live processes whose command line mentions `needle` (used to find anything a
-/// cluster started from its state directory, even without a PID file).
-pub fn processes_mentioning(needle: &str) -> Vec<i32> {
-    let spared = self_and_ancestors();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut pids = Vec::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if spared.contains(&pid) {
-            continue;
-        }
-        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let zombie = fs::read_to_string(entry.path().join("stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit_once(')')
-                    .map(|(_, r)| r.trim_start().starts_with('Z'))
-            })
-            .unwrap_or(true);
-        if !zombie && cmdline.contains(needle) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +271,7 @@ mod tests {
             env: vec![],
             log: dir.join("logs/sleeper.log"),
             netns: None,
+            cgroups: Vec::new(),
         }
     }
 
@@ -337,34 +298,6 @@ mod tests {
         let me = std::process::id() as i32;
         assert!(!process_runs(me, Path::new("/bin/sleep")));
         assert!(!process_runs(i32::MAX, Path::new("/bin/sleep")));
-    }
-
-    #[test]
-    fn a_sweep_finds_other_processes_but_never_this_one_or_its_parents() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut spec = sleeper(dir.path());
-        let marker = format!("3{}", std::process::id());
-        spec.args = vec![marker.clone()];
-        let record = spec.spawn().unwrap();
-        // Until the child has exec'd `sleep`, its command line is still this test's.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut found = processes_mentioning(&marker);
-        while found.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-            found = processes_mentioning(&marker);
-        }
-        assert_eq!(found, vec![record.pid]);
-        record.stop(Duration::from_secs(5)).unwrap();
-        // This test binary's path is in its own command line (and usually in its parent's,
-        // cargo's): without the exception, a sweep would kill the caller.
-        let me = std::env::args().next().unwrap();
-        let found = processes_mentioning(&me);
-        for pid in self_and_ancestors() {
-            assert!(
-                !found.contains(&pid),
-                "process {pid} of our own ancestry was matched"
-            );
-        }
     }
 
     #[test]

@@ -235,6 +235,7 @@ mod tests {
             env: vec![],
             log: dir.path().join("quitter.log"),
             netns: None,
+            cgroups: Vec::new(),
         }
         .spawn()
         .unwrap();

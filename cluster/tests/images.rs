@@ -5,6 +5,8 @@
 //! The containerd is private to the test — its own root, state, socket, runc root and cgroup —
 //! and is stopped and cleaned up even when the test fails.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,9 +15,9 @@ use std::time::{Duration, Instant};
 use kube_e2e_cluster::images::{self, E2E_BUSYBOX_IMAGE, SANDBOX_IMAGE};
 use kube_e2e_cluster::layout::containerd_socket_in;
 use kube_e2e_cluster::node::real::containerd_config;
-use kube_e2e_cluster::process::processes_mentioning;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use support::processes_mentioning;
 
 const CONTAINERD: &str = "/usr/bin/containerd";
 const CTR: &str = "/usr/bin/ctr";

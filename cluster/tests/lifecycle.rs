@@ -8,8 +8,8 @@ use std::net::TcpStream;
 use std::path::Path;
 
 use kube_e2e_cluster::LocalCluster;
-use kube_e2e_cluster::process::{ProcessState, processes_mentioning};
-use support::{cli, text};
+use kube_e2e_cluster::process::ProcessState;
+use support::{cli, processes_mentioning, text};
 
 #[test]
 fn up_is_idempotent_a_killed_component_shows_and_down_leaves_nothing() {

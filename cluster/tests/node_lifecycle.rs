@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use kube_e2e_cluster::LocalCluster;
 use kube_e2e_cluster::node::real::{cgroup_hierarchies, mounts_under, shim_sockets};
-use kube_e2e_cluster::process::processes_mentioning;
-use support::{cli, text};
+use support::{cli, processes_mentioning, text};
 
 #[test]
 fn down_removes_every_trace_of_a_real_node() {

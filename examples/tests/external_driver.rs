@@ -1,6 +1,6 @@
 //! The same csi-hostpath driver, described by a YAML file as a CSI team would describe theirs
 //! (`testing-manifests/storage-csi/external/hostpath.yaml`), and deployed once for the whole
-//! run (by the first spec; later specs reuse it) instead of once per spec.
+//! run (in `before_suite`, outside every spec's time) instead of once per spec.
 //!
 //! ```sh
 //! cargo test -p kube-e2e-examples --test external-driver -- \
@@ -11,7 +11,6 @@
 
 use kube_e2e::prelude::*;
 use kube_e2e_storage::hostpath;
-use tokio::sync::OnceCell;
 
 kube_e2e_storage::external_drivers!();
 
@@ -21,27 +20,46 @@ const DEFAULT_FILE: &str = concat!(
     "/../testing-manifests/storage-csi/external/hostpath.yaml"
 );
 
-static DEPLOYED: OnceCell<Result<(), String>> = OnceCell::const_new();
+/// Why the shared driver could not be deployed, when that means its specs must skip (no real
+/// node on this cluster).
+struct Unavailable(String);
+
+/// Whether the run uses this example's own driver file (another file is another driver, which
+/// its team deploys).
+fn uses_own_file(params: &Params) -> bool {
+    let own = std::fs::canonicalize(DEFAULT_FILE).ok();
+    params
+        .list("storage.testdriver")
+        .iter()
+        .any(|f| std::fs::canonicalize(f).ok() == own)
+}
 
 fn deploy_once(s: &mut Container) {
-    s.before_each(|cx| async move {
-        if !cx
-            .name()
-            .contains("External Storage [Driver: hostpath.csi.kube-e2e.io]")
-        {
+    // Once per process, before the first spec and outside every spec's time.
+    s.before_suite(|suite| async move {
+        let params = suite.params();
+        if !uses_own_file(&params) {
             return Ok(());
         }
-        let params = cx.params();
-        let result = DEPLOYED
-            .get_or_init(|| async {
-                hostpath::deploy_shared(&params, hostpath::DEFAULT_DRIVER)
-                    .await
-                    .map_err(|e| format!("{e:#}"))
-            })
-            .await;
-        result
-            .clone()
-            .map_err(|e| anyhow::anyhow!("deploying the shared csi-hostpath driver: {e}"))
+        match hostpath::deploy_shared(&params, hostpath::DEFAULT_DRIVER).await {
+            Ok(()) => Ok(()),
+            Err(e) => match e.downcast_ref::<kube_e2e::skip::Skip>() {
+                Some(skip) => {
+                    suite.log(format!("csi-hostpath not deployed: {}", skip.reason()));
+                    suite.insert(Unavailable(skip.reason().to_string()));
+                    Ok(())
+                }
+                None => Err(e.context("deploying the shared csi-hostpath driver")),
+            },
+        }
+    });
+    s.before_each(|cx| async move {
+        match cx.get::<Unavailable>() {
+            Some(u) if cx.name().contains("[Driver: hostpath.csi.kube-e2e.io]") => {
+                Err(skip(u.0.clone()))
+            }
+            _ => Ok(()),
+        }
     });
 }
 kube_e2e::suite_hooks!(deploy_once);

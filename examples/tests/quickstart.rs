@@ -14,22 +14,14 @@ use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, ListParams, PostParams};
 use kube_e2e::prelude::*;
 
-fn busybox_pod(f: &Framework, name: &str) -> anyhow::Result<Pod> {
-    // Restricted pod security (the default for test namespaces) wants all of this.
-    Ok(serde_json::from_value(serde_json::json!({
-        "metadata": {"name": name},
-        "spec": {
-            "securityContext": {"runAsNonRoot": true, "runAsUser": 65534,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "main",
-                "image": f.image(Image::Busybox),
-                "command": ["sh", "-c", "echo started; exec sleep 3600"],
-                "securityContext": {"allowPrivilegeEscalation": false,
-                                    "capabilities": {"drop": ["ALL"]}}
-            }]
-        }
-    }))?)
+fn busybox_pod(f: &Framework, name: &str) -> Pod {
+    // Test namespaces enforce the restricted pod-security level.
+    restricted_pod(
+        name,
+        f.image(Image::Busybox),
+        ["sh", "-c", "echo started; exec sleep 3600"],
+    )
+    .build()
 }
 
 fn quickstart(s: &mut Container) {
@@ -59,7 +51,7 @@ fn quickstart(s: &mut Container) {
             let f = cx.framework()?;
             cx.by("creating a busybox pod");
             let pods = f.api::<Pod>();
-            pods.create(&PostParams::default(), &busybox_pod(&f, "sleeper")?)
+            pods.create(&PostParams::default(), &busybox_pod(&f, "sleeper"))
                 .await?;
             cx.by("waiting for it to run");
             let pod = f.wait_for_pod_running("sleeper").await?;

@@ -285,12 +285,9 @@ impl Framework {
         } else {
             cx.by(format!("creating a namespace for `{}`", options.base));
             let ns = create_tracked(cx, &session, &options, &options.base, &tracked).await?;
-            namespace::wait_for_namespace_ready(
-                session.client(),
-                &ns,
-                timeouts.service_account_provision,
-            )
-            .await?;
+            session
+                .wait_for_namespace_ready(&ns, timeouts.service_account_provision)
+                .await?;
             ns
         };
         let names = lock(&tracked).clone();
@@ -381,12 +378,9 @@ impl Framework {
         let tracked: Arc<Mutex<Vec<String>>> = Arc::default();
         // The name lands in `self.namespaces` through the framework found in the context.
         let ns = create_tracked(&cx, &self.session, &self.options, base, &tracked).await?;
-        namespace::wait_for_namespace_ready(
-            self.client(),
-            &ns,
-            self.timeouts.service_account_provision,
-        )
-        .await?;
+        self.session
+            .wait_for_namespace_ready(&ns, self.timeouts.service_account_provision)
+            .await?;
         Ok(ns)
     }
 }

@@ -42,8 +42,9 @@
 //! Kubernetes framework on top. The framework's pieces: [`framework`] (the per-spec
 //! [`Framework`]: client, namespaces, teardown), [`session`] (connection and providers),
 //! [`namespace`] (lifecycle and failure dumps), [`manifest`] (test files, loading, patching),
-//! [`conditions`], [`timeouts`], [`skip`], [`images`], [`in_cluster`] (sharded runs inside the
-//! cluster) and [`run`] (how the framework takes part in a run). See `docs/framework.md`.
+//! [`pod`] (pods the `restricted` pod-security level admits), [`conditions`], [`timeouts`],
+//! [`skip`], [`images`], [`in_cluster`] (sharded runs inside the cluster) and [`run`] (how the
+//! framework takes part in a run). See `docs/framework.md`.
 //!
 //! Cargo feature `local` (on by default): the `local` provider, which starts the project's own
 //! cluster when no kubeconfig is given, and in-cluster runs (which build their image with it).
@@ -58,6 +59,7 @@ pub mod images;
 pub mod in_cluster;
 pub mod manifest;
 pub mod namespace;
+pub mod pod;
 pub mod run;
 pub mod session;
 pub mod skip;
@@ -91,6 +93,7 @@ pub mod prelude {
     };
     pub use crate::images::Image;
     pub use crate::namespace::PodSecurity;
+    pub use crate::pod::{PodBuilder, restricted_pod};
     pub use crate::skip::{
         skip, skip_if, skip_unless_feature_gate, skip_unless_node_count_at_least,
         skip_unless_server_version_at_least,

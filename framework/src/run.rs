@@ -1,34 +1,62 @@
 //! How the Kubernetes framework takes part in a run: [`FrameworkRun`], the runner's
 //! [`RunExtension`] for this crate, and [`run_main`], which [`main!`](crate::main) expands to.
 //!
+//! - The `framework.*` parameters are checked once, before anything runs (exit 2 on a bad value).
 //! - `--framework.cleanup RUN_ID|all` turns the binary into a cleanup tool: it removes leftovers
 //!   of earlier runs (by run label) and runs no spec.
-//! - After the specs, the namespace deletions they issued are awaited (bounded by the
-//!   namespace-delete timeout); deletions that hang fail the run with their names.
+//! - Before the first spec (and outside every spec's time) the process connects to the cluster —
+//!   starting, even building, the local cluster when that is the provider — and reports
+//!   namespaces of earlier runs still Terminating past `--framework.stuck-namespace-after`,
+//!   with the finalizers and content that keep them.
+//! - After the specs the run ends once their namespace deletions are issued, as upstream's
+//!   framework does; `--framework.wait-for-deletions` waits for them (bounded by the
+//!   namespace-delete timeout) and fails the run with the names of those that hang.
 //! - When the run ends, the process-wide [`Session`] is released.
 
 use crate::framework::error_chain;
-use crate::namespace::{RunSelector, cleanup_leftovers};
+use crate::namespace::{RunSelector, cleanup_leftovers, stuck_namespaces};
 use crate::session::{Session, Settings};
 use kube_e2e_runner::exec::run::{EXIT_CONFIG_ERROR, EXIT_FAILED, EXIT_SUCCESS, SuiteFuture};
-use kube_e2e_runner::{Params, RunExtension, SuiteEnd};
+use kube_e2e_runner::{Params, RunExtension, SuiteRun};
 use std::ffi::OsString;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// The framework's suite-level hooks.
 #[derive(Debug, Default)]
-pub struct FrameworkRun;
+pub struct FrameworkRun {
+    params: OnceLock<Params>,
+}
 
 impl RunExtension for FrameworkRun {
     fn configure(&self, params: &Params) -> anyhow::Result<Option<i32>> {
+        Settings::from_params(params).map_err(|e| anyhow::anyhow!("{}", error_chain(&e)))?;
+        let _ = self.params.set(params.clone());
         let which = params
             .string("framework.cleanup")
             .filter(|s| !s.trim().is_empty());
         Ok(which.map(|which| cleanup(params, &which)))
     }
 
-    fn after_suite<'a>(&'a self, suite: &'a SuiteEnd) -> SuiteFuture<'a> {
+    fn before_suite<'a>(&'a self, suite: &'a SuiteRun) -> SuiteFuture<'a> {
+        Box::pin(async move {
+            let params = self.params.get().cloned().unwrap_or_default();
+            let started = Instant::now();
+            let session = Session::global(&params)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", error_chain(&e)))?;
+            suite.progress(&format!(
+                "Connected to {} in {:.1}s (run {})",
+                session.cluster(),
+                started.elapsed().as_secs_f64(),
+                session.run_id()
+            ));
+            report_stuck_namespaces(&session, suite).await;
+            Ok(())
+        })
+    }
+
+    fn after_suite<'a>(&'a self, suite: &'a SuiteRun) -> SuiteFuture<'a> {
         Box::pin(await_namespace_deletions(suite))
     }
 
@@ -57,7 +85,7 @@ pub fn run_main() -> ! {
 /// Runs the suite registered in this binary with `args` and the framework taking part; returns
 /// the exit code.
 pub fn run(args: Vec<OsString>) -> i32 {
-    kube_e2e_runner::run_with(args, vec![Arc::new(FrameworkRun)])
+    kube_e2e_runner::run_with(args, vec![Arc::new(FrameworkRun::default())])
 }
 
 /// `--framework.cleanup RUN_ID|all`: removes leftovers of earlier runs, runs no spec.
@@ -105,9 +133,32 @@ fn cleanup(params: &Params, which: &str) -> i32 {
     })
 }
 
-/// Waits for the namespace deletions the specs issued (unless a second interrupt asked to skip
-/// cleanup); fails with the names of those that hang.
-async fn await_namespace_deletions(suite: &SuiteEnd) -> anyhow::Result<()> {
+/// Namespaces of earlier runs stuck in Terminating, reported (never a failure: a report).
+async fn report_stuck_namespaces(session: &Session, suite: &SuiteRun) {
+    let older_than = session.settings().stuck_namespace_after;
+    match stuck_namespaces(session.client(), session.run_id(), older_than).await {
+        Ok(stuck) => {
+            for ns in &stuck {
+                suite.progress(&format!("warning: {ns}"));
+            }
+            if !stuck.is_empty() {
+                suite.progress(&format!(
+                    "warning: {} namespace(s) of earlier runs are stuck; `--framework.cleanup all` re-issues their deletion",
+                    stuck.len()
+                ));
+            }
+        }
+        Err(e) => suite.progress(&format!(
+            "warning: could not look for stuck namespaces: {}",
+            error_chain(&e)
+        )),
+    }
+}
+
+/// With `--framework.wait-for-deletions`, waits for the namespace deletions the specs issued
+/// (unless a second interrupt asked to skip cleanup) and fails with the names of those that
+/// hang; otherwise notes how many were issued.
+async fn await_namespace_deletions(suite: &SuiteRun) -> anyhow::Result<()> {
     let Some(session) = Session::global_if_connected() else {
         return Ok(());
     };
@@ -115,6 +166,12 @@ async fn await_namespace_deletions(suite: &SuiteEnd) -> anyhow::Result<()> {
         return Ok(());
     }
     let pending = session.deletions.len();
+    if !session.settings().wait_for_deletions {
+        suite.line(&format!(
+            "Issued the deletion of {pending} namespace(s); not waiting for it (--framework.wait-for-deletions waits)"
+        ));
+        return Ok(());
+    }
     let started = Instant::now();
     let token = suite.cleanup_token();
     let hanging = tokio::select! {

@@ -84,6 +84,19 @@ async fn leftovers(c: &kube::Client, run_id: &str) -> Vec<String> {
     all
 }
 
+/// [`leftovers`] once the run's deletions have had time to finish: a run ends when its
+/// deletions are issued, and an empty namespace takes seconds to finalize.
+async fn leftovers_after_deletion(c: &kube::Client, run_id: &str) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let left = leftovers(c, run_id).await;
+        if left.is_empty() || started.elapsed() > Duration::from_secs(120) {
+            return left;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Removes a run's leftovers when dropped, so a failed assertion leaks nothing.
 struct CleanupOnDrop(String);
 
@@ -114,10 +127,16 @@ async fn manifest_set_is_created_patched_and_fully_removed() {
     let id = random_run_id();
     let out = run(
         &id,
-        &["--exact", "Fixture creates and removes the quickstart set"],
+        &[
+            "--exact",
+            "Fixture creates and removes the quickstart set",
+            "--framework.wait-for-deletions",
+            "true",
+        ],
     );
     assert!(out.status.success(), "fixture failed:\n{}", text(&out));
     assert!(text(&out).contains("1 passed"), "{}", text(&out));
+    // With --framework.wait-for-deletions the run ends only when everything is gone.
     assert_eq!(
         leftovers(&c, &id).await,
         Vec::<String>::new(),
@@ -137,7 +156,7 @@ async fn eight_parallel_specs_deploy_the_same_manifests() {
     assert!(out.status.success(), "fixture failed:\n{t}");
     assert!(t.contains("8 passed"), "{t}");
     assert_eq!(
-        leftovers(&c, &id).await,
+        leftovers_after_deletion(&c, &id).await,
         Vec::<String>::new(),
         "objects left behind"
     );
@@ -299,8 +318,73 @@ async fn interrupt_leaves_no_namespace_of_the_run() {
         .expect("wait");
     assert_eq!(status.code(), Some(130), "exit code after Ctrl-C");
     assert_eq!(
-        leftovers(&c, &id).await,
+        leftovers_after_deletion(&c, &id).await,
         Vec::<String>::new(),
         "left behind after Ctrl-C"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_namespace_of_an_earlier_run_stuck_in_terminating_is_reported_with_its_finalizer() {
+    let c = client().await;
+    let earlier = random_run_id();
+    let name = format!("e2e-stuck-{earlier}");
+    let api = Api::<Namespace>::all(c.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": {
+            "name": name,
+            "labels": {"e2e-run": earlier, "app.kubernetes.io/managed-by": "kube-e2e"},
+            "finalizers": ["kube-e2e.io/test-hold"],
+        }
+    }))
+    .unwrap();
+    api.create(&Default::default(), &ns).await.expect("create");
+    api.delete(&name, &Default::default())
+        .await
+        .expect("delete");
+    let release = || async {
+        let patch = serde_json::json!({"metadata": {"finalizers": null}});
+        let _ = api
+            .patch(
+                &name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await;
+    };
+    let id = random_run_id();
+    let out = run(
+        &id,
+        &[
+            "--exact",
+            "Fixture reports manifest errors with file, document and line",
+            "--framework.stuck-namespace-after",
+            "0s",
+        ],
+    );
+    release().await;
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains(&format!(
+            "warning: namespace {name} of run {earlier} has been Terminating"
+        )) && t.contains("finalizers: kube-e2e.io/test-hold"),
+        "the stuck namespace and its finalizer are reported: {t}"
+    );
+    assert!(
+        t.contains("Connected to "),
+        "connection is reported before the specs: {t}"
+    );
+    let quiet = run(
+        &id,
+        &[
+            "--exact",
+            "Fixture reports manifest errors with file, document and line",
+        ],
+    );
+    assert!(
+        !text(&quiet).contains(&name),
+        "below the default threshold nothing is reported: {}",
+        text(&quiet)
     );
 }

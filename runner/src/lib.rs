@@ -57,7 +57,7 @@ pub mod spec;
 
 pub use config::param::Params;
 pub use exec::executor::{Board, ExecOptions, execute};
-pub use exec::run::{RunExtension, Runner, SuiteEnd, run, run_main, run_with};
+pub use exec::run::{RunExtension, Runner, SuiteRun, run, run_main, run_with};
 pub use report::outcome::ReportDir;
 pub use select::filter::LabelFilter;
 pub use spec::container::Container;

@@ -596,16 +596,12 @@ fn nextest_protocol_and_real_nextest() {
         );
     }
 
-    let has_nextest = Command::new("cargo")
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_nextest {
-        println!("SKIPPED the real nextest run: `cargo nextest` is not installed");
-        return;
-    }
+    let nextest = cargo_nextest();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let sync_log = tempfile::NamedTempFile::new().unwrap();
     let out = Command::new("cargo")
+        .env("PATH", path_with(nextest.parent().unwrap()))
+        .env("NEXTEST_SYNC_LOG", sync_log.path())
         .args([
             "nextest",
             "run",
@@ -628,4 +624,60 @@ fn nextest_protocol_and_real_nextest() {
         all.contains("2 tests run: 2 passed") && all.contains("1 skipped"),
         "{all}"
     );
+    // A process per spec, and the synchronized before_suite's first half ran in one of them.
+    let log = std::fs::read_to_string(sync_log.path()).unwrap();
+    let firsts = log.lines().filter(|l| l.starts_with("first ")).count();
+    let alls: std::collections::BTreeSet<&str> =
+        log.lines().filter_map(|l| l.strip_prefix("all ")).collect();
+    assert_eq!(firsts, 1, "first ran once for the run: {log}");
+    assert_eq!(alls.len(), 2, "all ran in each spec's own process: {log}");
+}
+
+/// The `cargo-nextest` binary: on the PATH, else installed from crates.io into the cache
+/// directory (`KUBE_E2E_CACHE_DIR`, else `~/.cache/kube-e2e`) under `tools/` the first time.
+/// The test never passes without running nextest.
+fn cargo_nextest() -> PathBuf {
+    if let Ok(out) = Command::new("cargo-nextest").arg("--version").output()
+        && out.status.success()
+        && let Ok(path) = which("cargo-nextest")
+    {
+        return path;
+    }
+    let cache = std::env::var_os("KUBE_E2E_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/kube-e2e")
+        });
+    let root = cache.join("tools");
+    let bin = root.join("bin").join("cargo-nextest");
+    if !bin.exists() {
+        println!("installing cargo-nextest into {}", root.display());
+        let out = Command::new("cargo")
+            .args(["install", "cargo-nextest", "--locked", "--root"])
+            .arg(&root)
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "failed to install cargo-nextest into {}: {}",
+            root.display(),
+            text(&out)
+        );
+    }
+    bin
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").ok_or(())?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).expect("PATH entries without separators")
 }

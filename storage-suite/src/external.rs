@@ -293,6 +293,17 @@ impl ExternalDriver {
         })
     }
 
+    /// Where the driver's storage classes come from (`StorageClass`); `None`: no dynamic
+    /// provisioning.
+    pub fn storage_class_source(&self) -> Option<&ClassSource> {
+        self.storage_class.as_ref()
+    }
+
+    /// Where the driver's snapshot classes come from (`SnapshotClass`); `None`: no snapshots.
+    pub fn snapshot_class_source(&self) -> Option<&ClassSource> {
+        self.snapshot_class.as_ref()
+    }
+
     /// Reads and parses a driver file.
     ///
     /// # Errors

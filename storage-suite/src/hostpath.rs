@@ -6,7 +6,9 @@
 //! Once per process it also makes sure the cluster can run it: the CSI image is built and
 //! imported into the real node's containerd, the snapshot CRDs are installed and the snapshot
 //! controller runs (namespace `kube-e2e-storage`). That part needs the local cluster (its
-//! state directory, `KUBE_E2E_STATE_DIR`); elsewhere the specs skip with the reason.
+//! state directory, `KUBE_E2E_STATE_DIR`); elsewhere the specs skip with the reason. It and
+//! [`deploy_shared`] go through the same manifest pipeline without a spec
+//! ([`Target`](kube_e2e::manifest::Target), server-side apply, so re-applying is a no-op).
 
 use crate::capability::Capability;
 use crate::driver::{
@@ -16,12 +18,11 @@ use crate::driver::{
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use k8s_openapi::api::storage::v1::{CSINode, StorageClass};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::GroupVersionKind;
 use kube_e2e::Framework;
 use kube_e2e::manifest::patch::CsiPatch;
-use kube_e2e::prelude::skip;
+use kube_e2e::manifest::{Target, parse_documents};
+use kube_e2e::skip::{Skip, skip};
 use kube_e2e_cluster::csi::{self, DEFAULT_DRIVER_NAME, HostpathDeployment};
 use kube_e2e_cluster::node::real::NODE_NAME;
 use kube_e2e_cluster::{AssetCache, Layout, NodeLayout};
@@ -106,7 +107,15 @@ struct Infra {
     kubelet_root: PathBuf,
 }
 
-static INFRA: OnceCell<Result<Infra, String>> = OnceCell::const_new();
+/// Why the infrastructure is not there: a reason to skip (this cluster cannot run the driver),
+/// or a failure. Kept as values (not `anyhow::Error`) so every later caller gets the same one.
+#[derive(Clone, Debug)]
+enum InfraError {
+    Skip(String),
+    Failed(String),
+}
+
+static INFRA: OnceCell<Result<Infra, InfraError>> = OnceCell::const_new();
 
 fn state_dir() -> PathBuf {
     kube_e2e_cluster::default_state_dir()
@@ -115,12 +124,21 @@ fn state_dir() -> PathBuf {
 /// Builds and imports the image, installs the snapshot CRDs and controller; once per process.
 async fn ensure_infra(client: &kube::Client) -> anyhow::Result<&'static Infra> {
     let result = INFRA
-        .get_or_init(|| async { install_infra(client).await.map_err(|e| format!("{e:#}")) })
+        .get_or_init(|| async {
+            install_infra(client)
+                .await
+                .map_err(|e| match e.downcast_ref::<Skip>() {
+                    Some(s) => InfraError::Skip(s.reason().to_string()),
+                    None => InfraError::Failed(format!("{e:#}")),
+                })
+        })
         .await;
     match result {
         Ok(infra) => Ok(infra),
-        Err(e) if e.starts_with("skip: ") => Err(skip(e.trim_start_matches("skip: "))),
-        Err(e) => anyhow::bail!("setting up csi-hostpath on the cluster failed: {e}"),
+        Err(InfraError::Skip(reason)) => Err(skip(reason.clone())),
+        Err(InfraError::Failed(e)) => {
+            anyhow::bail!("setting up csi-hostpath on the cluster failed: {e}")
+        }
     }
 }
 
@@ -129,10 +147,10 @@ async fn install_infra(client: &kube::Client) -> anyhow::Result<Infra> {
     let node = NodeLayout::new(&layout);
     let socket = node.containerd_socket();
     if !socket.exists() {
-        anyhow::bail!(
-            "skip: csi-hostpath needs the local cluster's real node (no containerd socket at {}; start it with `up --nodes real`)",
+        return Err(skip(format!(
+            "csi-hostpath needs the local cluster's real node (no containerd socket at {}; start it with `up --nodes real`)",
             socket.display()
-        );
+        )));
     }
     let kubelet_root = node.kubelet_root();
     let crd_files = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<PathBuf>> {
@@ -143,76 +161,41 @@ async fn install_infra(client: &kube::Client) -> anyhow::Result<Infra> {
         Ok(binaries.snapshot_crds)
     })
     .await??;
-    let client = client.clone();
-    let pp = PatchParams::apply("kube-e2e-storage").force();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut crds = Vec::new();
     for path in &crd_files {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        crds.patch(&name, &pp, &Patch::Apply(&crd))
-            .await
-            .with_context(|| format!("applying CRD {name}"))?;
-        let crds = crds.clone();
-        kube_e2e::prelude::eventually(format!("CRD {name} to be established"), || async {
-            let crd = crds.get(&name).await?;
-            let ok = crd
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            anyhow::ensure!(ok, "not established yet");
-            Ok(())
-        })
-        .timeout(std::time::Duration::from_secs(60))
-        .await?;
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {file}"))?;
+        crds.extend(parse_documents(&file, &text)?);
     }
+    let target = infra_target(client);
+    target
+        .write(crds)
+        .await
+        .context("applying the snapshot CRDs")?;
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let pp = PatchParams::apply(FIELD_MANAGER).force();
     namespaces
         .patch(INFRA_NAMESPACE, &pp, &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": INFRA_NAMESPACE}})))
         .await
         .context("creating the storage infrastructure namespace")?;
     let yaml =
         HostpathDeployment::new(INFRA_NAMESPACE, &kubelet_root).render_snapshot_controller()?;
-    apply_yaml(&client, INFRA_NAMESPACE, &yaml).await?;
+    target
+        .write(parse_documents("snapshot controller (rendered)", &yaml)?)
+        .await?;
     Ok(Infra { kubelet_root })
 }
 
-/// Server-side applies a multi-document YAML stream, namespaced objects into `namespace`.
-async fn apply_yaml(client: &kube::Client, namespace: &str, yaml: &str) -> anyhow::Result<()> {
-    let client = client.clone();
-    let pp = PatchParams::apply("kube-e2e-storage").force();
-    for doc in yaml
-        .split("\n---")
-        .map(str::trim)
-        .filter(|d| !d.is_empty() && *d != "---")
-    {
-        let doc = doc.trim_start_matches("---");
-        let obj: DynamicObject = serde_saphyr::from_str(doc)
-            .map_err(|e| anyhow::anyhow!("snapshot controller manifest: {e}"))?;
-        let Some(types) = obj.types.clone() else {
-            continue;
-        };
-        let (group, version) = types
-            .api_version
-            .split_once('/')
-            .unwrap_or(("", types.api_version.as_str()));
-        let gvk = GroupVersionKind::gvk(group, version, &types.kind);
-        let (ar, caps) = kube::discovery::pinned_kind(&client, &gvk).await?;
-        let api: Api<DynamicObject> = if caps.scope == kube::discovery::Scope::Namespaced {
-            Api::namespaced_with(client.clone(), namespace, &ar)
-        } else {
-            Api::all_with(client.clone(), &ar)
-        };
-        let name = obj.metadata.name.clone().unwrap_or_default();
-        api.patch(&name, &pp, &Patch::Apply(&obj))
-            .await
-            .with_context(|| format!("applying {} {name}", types.kind))?;
-    }
-    Ok(())
+/// Field manager of the shared pieces' server-side applies.
+const FIELD_MANAGER: &str = "kube-e2e-storage";
+
+/// Where the shared pieces go: server-side applied (applying again is a no-op), namespaced
+/// objects into [`INFRA_NAMESPACE`].
+fn infra_target(client: &kube::Client) -> Target {
+    Target::new(client.clone())
+        .namespace(INFRA_NAMESPACE)
+        .server_side_apply(FIELD_MANAGER)
+        .crd_timeout(std::time::Duration::from_secs(60))
 }
 
 /// The driver name of the shared deployment.
@@ -232,7 +215,9 @@ pub async fn deploy_shared(params: &kube_e2e::Params, driver_name: &str) -> anyh
     let yaml = HostpathDeployment::new(INFRA_NAMESPACE, &infra.kubelet_root)
         .driver_name(driver_name)
         .render_all()?;
-    apply_yaml(&client, INFRA_NAMESPACE, &yaml).await?;
+    infra_target(&client)
+        .write(parse_documents("csi-hostpath driver (rendered)", &yaml)?)
+        .await?;
     let csinodes: Api<CSINode> = Api::all(client.clone());
     let name = driver_name.to_string();
     kube_e2e::prelude::eventually(format!("kubelet to register driver {name}"), || async {

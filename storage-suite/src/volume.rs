@@ -2,7 +2,7 @@
 //! script against mounted volumes and report through their logs, snapshots, and the cleanup
 //! that removes a spec's volumes while its driver still runs.
 
-use crate::driver::{PerTestConfig, TestDriver};
+use crate::driver::{DriverInfo, PerTestConfig, TestDriver};
 use crate::pattern::{TestPattern, VolMode, VolType};
 use anyhow::{Context as _, bail};
 use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim, Pod};
@@ -38,6 +38,33 @@ pub fn snapshot_resource(kind: &str) -> ApiResource {
         api_version: "snapshot.storage.k8s.io/v1".into(),
         kind: kind.into(),
         plural: plural_of(kind),
+    }
+}
+
+/// Whether `e` says the object does not exist (HTTP 404): the one error a delete of something
+/// that may be gone already can take as success.
+pub fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(ae) if ae.code == 404)
+}
+
+/// Deletes `what` `name` through `api`; an object that is already gone (404) is fine.
+///
+/// # Errors
+///
+/// Any other API error, naming the object.
+pub async fn delete_if_present<K>(
+    api: &Api<K>,
+    what: &str,
+    name: &str,
+    dp: &DeleteParams,
+) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, dp).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("deleting {what} {name}"))),
     }
 }
 
@@ -83,10 +110,7 @@ async fn drain(config: &PerTestConfig) -> anyhow::Result<()> {
         )
     };
     for name in spec_pods().await? {
-        match pods.delete(&name, &DeleteParams::background()).await {
-            Ok(_) | Err(kube::Error::Api(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        delete_if_present(&pods, "pod", &name, &DeleteParams::background()).await?;
     }
     eventually(
         format!(
@@ -106,10 +130,20 @@ async fn drain(config: &PerTestConfig) -> anyhow::Result<()> {
         f.namespace(),
         &snapshot_resource("VolumeSnapshot"),
     );
-    // The snapshot CRDs are missing on clusters without snapshot support.
-    let _ = snapshots
+    // The snapshot CRDs are missing (404) on clusters without snapshot support.
+    match snapshots
         .delete_collection(&DeleteParams::background(), &ListParams::default())
-        .await;
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "deleting the volume snapshots of namespace {}",
+                f.namespace()
+            )));
+        }
+    }
     let claims: Api<PersistentVolumeClaim> = f.api();
     claims
         .delete_collection(&DeleteParams::background(), &ListParams::default())
@@ -139,16 +173,21 @@ async fn drain(config: &PerTestConfig) -> anyhow::Result<()> {
                 .filter_map(|pv| pv.metadata.name)
                 .collect();
             let mut retained = Vec::new();
-            if let Ok(list) = contents.list(&ListParams::default()).await {
-                for c in list.items {
-                    let mine = c.data["spec"]["volumeSnapshotRef"]["namespace"].as_str()
-                        == Some(ns.as_str())
-                        && c.data["spec"]["driver"].as_str() == Some(driver.as_str());
-                    if mine && let Some(name) = c.metadata.name {
-                        // Retained contents stay until deleted by hand.
-                        let _ = contents.delete(&name, &DeleteParams::background()).await;
-                        retained.push(name);
-                    }
+            // No snapshot CRDs (404), no snapshot contents.
+            let list = match contents.list(&ListParams::default()).await {
+                Ok(list) => list.items,
+                Err(e) if is_not_found(&e) => Vec::new(),
+                Err(e) => return Err(anyhow::Error::new(e).context("listing snapshot contents")),
+            };
+            for c in list {
+                let mine = c.data["spec"]["volumeSnapshotRef"]["namespace"].as_str()
+                    == Some(ns.as_str())
+                    && c.data["spec"]["driver"].as_str() == Some(driver.as_str());
+                if mine && let Some(name) = c.metadata.name {
+                    // Retained contents stay until deleted by hand.
+                    let dp = DeleteParams::background();
+                    delete_if_present(&contents, "snapshot content", &name, &dp).await?;
+                    retained.push(name);
                 }
             }
             anyhow::ensure!(
@@ -233,37 +272,114 @@ pub async fn create_adjusted_storage_class(
     if let Some(cx) = f.spec_context() {
         let api = api.clone();
         cx.defer_cleanup(move || async move {
-            match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) | Err(kube::Error::Api(_)) => Ok(()),
-                Err(e) => Err(e.into()),
-            }
+            delete_if_present(&api, "storage class", &name, &DeleteParams::default()).await
         });
     }
     Ok(created)
 }
 
-/// The claim object (not created) for `class` with `size`, optionally from a data source
-/// (`{"kind": "VolumeSnapshot", "apiGroup": …, "name": …}`).
-pub fn claim(
-    name: &str,
-    class: &str,
-    access_mode: &str,
-    size: &str,
-    mode: VolMode,
+/// A claim to make, built up and turned into the object with [`Claim::build`] (not created;
+/// see [`create_claim`]):
+///
+/// ```
+/// # use kube_e2e_storage::{pattern::VolMode, volume::Claim};
+/// let pvc = Claim::new("data")
+///     .storage_class("fast")
+///     .access_modes(["ReadWriteOncePod"])
+///     .size("1Gi")
+///     .volume_mode(VolMode::Block)
+///     .build()?;
+/// assert_eq!(pvc.metadata.name.as_deref(), Some("data"));
+/// # anyhow::Ok(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a claim is only described until `.build()`"]
+pub struct Claim {
+    name: String,
+    storage_class: Option<String>,
+    access_modes: Vec<String>,
+    size: String,
+    volume_mode: VolMode,
     data_source: Option<Value>,
-) -> anyhow::Result<PersistentVolumeClaim> {
-    let mut spec = json!({
-        "storageClassName": class,
-        "accessModes": [access_mode],
-        "volumeMode": match mode { VolMode::Filesystem => "Filesystem", VolMode::Block => "Block" },
-        "resources": {"requests": {"storage": size}},
-    });
-    if let Some(ds) = data_source {
-        spec["dataSource"] = ds;
+}
+
+impl Claim {
+    /// Claim `name`: `ReadWriteOnce`, `1Mi`, a file system, the cluster's default class.
+    pub fn new(name: impl Into<String>) -> Self {
+        Claim {
+            name: name.into(),
+            storage_class: None,
+            access_modes: vec!["ReadWriteOnce".into()],
+            size: "1Mi".into(),
+            volume_mode: VolMode::Filesystem,
+            data_source: None,
+        }
     }
-    Ok(serde_json::from_value(
-        json!({"metadata": {"name": name}, "spec": spec}),
-    )?)
+
+    /// Claim `name` with the access mode and test size of a driver.
+    pub fn for_driver(name: impl Into<String>, info: &DriverInfo) -> Self {
+        Claim::new(name)
+            .access_modes([info.access_mode()])
+            .size(info.claim_size())
+    }
+
+    /// The storage class (`storageClassName`; empty asks for no class at all).
+    pub fn storage_class(mut self, class: impl Into<String>) -> Self {
+        self.storage_class = Some(class.into());
+        self
+    }
+
+    /// The access modes, e.g. `["ReadWriteOnce"]`.
+    pub fn access_modes<I, S>(mut self, modes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.access_modes = modes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The requested storage, a quantity such as `1Mi`.
+    pub fn size(mut self, size: impl Into<String>) -> Self {
+        self.size = size.into();
+        self
+    }
+
+    /// File system or raw block.
+    pub fn volume_mode(mut self, mode: VolMode) -> Self {
+        self.volume_mode = mode;
+        self
+    }
+
+    /// The `dataSource` to populate it from: [`snapshot_source`] or [`claim_source`].
+    pub fn data_source(mut self, source: Value) -> Self {
+        self.data_source = Some(source);
+        self
+    }
+
+    /// The claim object.
+    ///
+    /// # Errors
+    ///
+    /// A data source or size that does not fit the claim's schema.
+    pub fn build(self) -> anyhow::Result<PersistentVolumeClaim> {
+        let mut spec = json!({
+            "accessModes": self.access_modes,
+            "volumeMode": match self.volume_mode {
+                VolMode::Filesystem => "Filesystem",
+                VolMode::Block => "Block",
+            },
+            "resources": {"requests": {"storage": self.size}},
+        });
+        if let Some(class) = self.storage_class {
+            spec["storageClassName"] = json!(class);
+        }
+        if let Some(ds) = self.data_source {
+            spec["dataSource"] = ds;
+        }
+        serde_json::from_value(json!({"metadata": {"name": self.name}, "spec": spec}))
+            .with_context(|| format!("building claim {}", self.name))
+    }
 }
 
 /// Creates a claim in the spec's namespace.
@@ -330,14 +446,10 @@ pub async fn create_named_volume(
             let sc = create_storage_class(driver, config, pattern, None).await?;
             let class = sc.metadata.name.clone().unwrap_or_default();
             let name = name.to_string();
-            let c = claim(
-                &name,
-                &class,
-                &info.access_mode(),
-                &info.claim_size(),
-                pattern.vol_mode,
-                None,
-            )?;
+            let c = Claim::for_driver(&name, info)
+                .storage_class(class)
+                .volume_mode(pattern.vol_mode)
+                .build()?;
             create_claim(config, &c).await?;
             Ok(TestVolume {
                 mode: pattern.vol_mode,
@@ -349,14 +461,10 @@ pub async fn create_named_volume(
         VolType::GenericEphemeral => {
             let sc = create_storage_class(driver, config, pattern, None).await?;
             let class = sc.metadata.name.clone().unwrap_or_default();
-            let c = claim(
-                "unused",
-                &class,
-                &info.access_mode(),
-                &info.claim_size(),
-                pattern.vol_mode,
-                None,
-            )?;
+            let c = Claim::for_driver("unused", info)
+                .storage_class(class)
+                .volume_mode(pattern.vol_mode)
+                .build()?;
             Ok(TestVolume {
                 mode: pattern.vol_mode,
                 storage_class: Some(sc),
@@ -647,10 +755,7 @@ async fn finish_pod(
 pub async fn delete_pod(config: &PerTestConfig, name: &str) -> anyhow::Result<()> {
     let f = &config.framework;
     let api: Api<Pod> = f.api();
-    match api.delete(name, &DeleteParams::default()).await {
-        Ok(_) | Err(kube::Error::Api(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
+    delete_if_present(&api, "pod", name, &DeleteParams::default()).await?;
     conditions::wait_for(
         &api,
         name,
@@ -719,8 +824,8 @@ pub async fn create_snapshot(
     {
         let (classes, name) = (classes.clone(), class_name.clone());
         cx.defer_cleanup(move || async move {
-            let _ = classes.delete(&name, &DeleteParams::default()).await;
-            Ok(())
+            let dp = DeleteParams::default();
+            delete_if_present(&classes, "snapshot class", &name, &dp).await
         });
     }
     let snapshots: Api<DynamicObject> = Api::namespaced_with(
@@ -777,15 +882,11 @@ pub async fn read_new_claim(
         .as_ref()
         .and_then(|c| c.metadata.name.clone())
         .unwrap_or_default();
-    let info = driver.driver_info();
-    let new = claim(
-        name,
-        &class,
-        &info.access_mode(),
-        &info.claim_size(),
-        volume.mode,
-        Some(data_source),
-    )?;
+    let new = Claim::for_driver(name, driver.driver_info())
+        .storage_class(class)
+        .volume_mode(volume.mode)
+        .data_source(data_source)
+        .build()?;
     create_claim(config, &new).await?;
     let restored = TestVolume {
         storage_class: None,

@@ -1,8 +1,10 @@
 //! Driver files are parsed strictly: a typo is an error naming the file, the line and the
 //! closest known key. No cluster needed.
 
-use kube_e2e_storage::TestDriver;
-use kube_e2e_storage::external::ExternalDriver;
+use kube_e2e::Timeouts;
+use kube_e2e_storage::external::{ClassSource, ExternalDriver};
+use kube_e2e_storage::{Capability, DriverInfo, SizeRange, TestDriver};
+use std::time::Duration;
 
 const VALID: &str = "\
 StorageClass:
@@ -35,7 +37,52 @@ fn the_shipped_example_file_parses() {
 
 #[test]
 fn a_valid_file_parses() {
-    ExternalDriver::parse("driver.yaml", VALID).unwrap();
+    let driver = ExternalDriver::parse("driver.yaml", VALID).unwrap();
+    let expected = DriverInfo {
+        name: "hostpath.csi.example.io".into(),
+        capabilities: [
+            (Capability::Persistence, true),
+            (Capability::SnapshotDataSource, true),
+        ]
+        .into(),
+        // Unset in the file: any file system, upstream's minimum claim size.
+        supported_fs_types: [String::new()].into(),
+        supported_size_range: SizeRange {
+            min: "5Gi".into(),
+            max: String::new(),
+        },
+        ..DriverInfo::default()
+    };
+    assert_eq!(driver.driver_info(), &expected);
+    assert_eq!(
+        driver.storage_class_source(),
+        Some(&ClassSource {
+            from_name: true,
+            ..ClassSource::default()
+        }),
+        "StorageClass: FromName"
+    );
+    assert!(
+        driver.as_dynamic_pv().is_some(),
+        "a storage class source makes the driver provision dynamically"
+    );
+    assert_eq!(driver.snapshot_class_source(), None);
+    assert!(
+        driver.as_snapshottable().is_none(),
+        "no SnapshotClass, no snapshot class"
+    );
+    assert!(
+        driver.as_ephemeral().is_none(),
+        "no InlineVolumes, no inline volumes"
+    );
+    assert_eq!(
+        driver.timeouts(),
+        Some(Timeouts {
+            pod_start: Duration::from_secs(180),
+            ..Timeouts::default()
+        }),
+        "Timeouts: PodStart: 3m, the rest upstream's defaults"
+    );
 }
 
 #[test]

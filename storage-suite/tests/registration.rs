@@ -33,8 +33,8 @@ fn every_supported_combination_is_registered_once_with_upstream_naming() {
             "{name}"
         );
     }
-    let mut unique = names.clone();
-    unique.dedup();
+    // Checked here, not only by the registry: sorted first, so any repeat is adjacent.
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
     assert_eq!(unique.len(), names.len(), "names are unique");
     for suite in [
         "provisioning",

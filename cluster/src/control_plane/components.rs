@@ -207,6 +207,7 @@ pub fn control_plane(
         env: Vec::new(),
         log: layout.log(asset.binary_name()),
         netns: None,
+        cgroups: Vec::new(),
     };
     vec![
         spec(Asset::Etcd, etcd),

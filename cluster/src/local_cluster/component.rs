@@ -129,8 +129,8 @@ mod tests {
     use crate::local_cluster::options::NodeMode;
     use crate::local_cluster::state::ClusterState;
 
-    /// A cluster whose only component is a `sleep`, saved in `state_dir`: real processes, no
-    /// Kubernetes.
+    /// A cluster whose only component is a `sleep`, saved in `state_dir` (marked as `up`
+    /// marks it): real processes, no Kubernetes.
     fn sleeper_cluster(state_dir: &Path) -> LocalCluster {
         let spec = crate::process::ComponentSpec {
             name: "sleeper".into(),
@@ -139,6 +139,7 @@ mod tests {
             env: vec![],
             log: Layout::new(state_dir).log("sleeper"),
             netns: None,
+            cgroups: Vec::new(),
         };
         let cluster = LocalCluster {
             state_dir: state_dir.to_path_buf(),
@@ -159,6 +160,7 @@ mod tests {
                 created_unix: 0,
             },
         };
+        crate::local_cluster::ownership::write_marker(state_dir).unwrap();
         cluster.save().unwrap();
         cluster
     }

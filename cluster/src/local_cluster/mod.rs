@@ -6,10 +6,14 @@
 //! - [`up`]: bringing a cluster up, or repairing one that runs.
 //! - [`component`]: one component at a time (status, stop, start again).
 //! - [`down`]: stopping everything and removing what the cluster created.
+//! - [`ownership`]: the marker that makes a directory a state directory (nothing else is ever
+//!   signalled, unmounted or deleted) and the lock that lets one process at a time start or
+//!   stop the cluster in it.
 
 mod component;
 mod down;
 mod options;
+mod ownership;
 mod state;
 mod up;
 

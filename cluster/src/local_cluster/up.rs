@@ -5,8 +5,9 @@ use std::fs;
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::down::stop_strays;
+use super::down::clear_leftovers;
 use super::options::{ClusterOptions, NodeMode};
+use super::ownership;
 use super::state::{ClusterState, LocalCluster, STATE_FILE};
 use crate::assets::{Asset, KUBERNETES_VERSION};
 use crate::control_plane::components::{self, Ports};
@@ -19,6 +20,22 @@ use crate::node::real::{NODE_NAME, NodeNetwork};
 use crate::process::{ComponentRecord, ProcessState};
 use crate::readiness;
 use crate::report::format_duration;
+
+/// Build the binaries (and, for a real node, install the packages) `options` needs and the
+/// cache lacks.
+fn ensure_binaries(
+    options: &ClusterOptions,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<()> {
+    if options.nodes == NodeMode::Real {
+        node::real::ensure_packages(&mut |m| progress(m))?;
+        options.cache.ensure(&Asset::ALL, &mut |m| progress(m))
+    } else {
+        options
+            .cache
+            .ensure(&Asset::SIMULATED, &mut |m| progress(m))
+    }
+}
 
 /// How `up` went.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,40 +57,44 @@ impl LocalCluster {
     /// Start the cluster described by `options`, or reuse it when it is already running
     /// (restarting components that have exited). Builds missing binaries first.
     ///
+    /// The state directory is created with an ownership marker (`kube-e2e-state.json`); an
+    /// existing directory is used only if it has the marker or is empty (then it is adopted).
+    /// While `up` works it holds an exclusive lock on the directory: a concurrent `up` on the
+    /// same directory waits (at most the ready timeout) and then reuses the cluster.
+    ///
     /// # Errors
-    /// Fails if a binary cannot be built, a component exits while starting (the error
-    /// carries its log tail), or the cluster is not ready within the timeout. On failure,
-    /// every process started by this call is stopped.
+    /// [`Error::ForeignStateDir`] for a non-empty directory without the marker (nothing in it
+    /// is touched); [`Error::Timeout`] if another process keeps the directory locked. Fails if
+    /// a binary cannot be built, a component exits while starting (the error carries its log
+    /// tail), or the cluster is not ready within the timeout. On failure, every process
+    /// started by this call is stopped.
     pub async fn up(
         options: &ClusterOptions,
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<(Self, UpOutcome)> {
-        if let Some(cluster) = Self::load(&options.state_dir)? {
+        let state_dir = &options.state_dir;
+        // Refuse a foreign directory before anything is built or created.
+        ownership::check_usable(state_dir)?;
+        let real = options.nodes == NodeMode::Real;
+        if real && !nix::unistd::Uid::effective().is_root() {
+            return Err(Error::Unsupported(
+                "run a real node: it needs root (network namespace, cgroups, mounts)".into(),
+            ));
+        }
+        if Self::load(state_dir)?.is_none() {
+            // Built before taking the state directory's lock (the cache has a lock of its
+            // own), so a concurrent caller waits for the start only, not for a cold build.
+            ensure_binaries(options, progress)?;
+        }
+        let _lock = ownership::lock_for_up(state_dir, options.ready_timeout, progress).await?;
+        if let Some(cluster) = Self::load(state_dir)? {
             let outcome = cluster.repair(options, progress).await?;
             return Ok((cluster, outcome));
         }
-        let real = options.nodes == NodeMode::Real;
-        if real {
-            if !nix::unistd::Uid::effective().is_root() {
-                return Err(Error::Unsupported(
-                    "run a real node: it needs root (network namespace, cgroups, mounts)".into(),
-                ));
-            }
-            node::real::ensure_packages(&mut |m| progress(m))?;
-            options.cache.ensure(&Asset::ALL, &mut |m| progress(m))?;
-        } else {
-            options
-                .cache
-                .ensure(&Asset::SIMULATED, &mut |m| progress(m))?;
-        }
+        ensure_binaries(options, progress)?;
         let started = Instant::now();
-        let state_dir = &options.state_dir;
-        if state_dir.exists() {
-            // Leftovers of a failed start: logs and data of processes that no longer run.
-            stop_strays(state_dir);
-            fs::remove_dir_all(state_dir).map_err(Error::io(state_dir))?;
-        }
-        fs::create_dir_all(state_dir).map_err(Error::io(state_dir))?;
+        // Leftovers of a failed start: logs and data of processes that no longer run.
+        clear_leftovers(state_dir)?;
         let ports = Ports::reserve()?;
         let layout = Layout::new(state_dir);
         let network = if real {

@@ -89,3 +89,64 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// PIDs of live processes (other than this test and its ancestors) whose command line mentions
+/// `needle`: how a test checks that nothing of a cluster survived. The library never looks for
+/// processes this way — an unrelated process can mention any path.
+pub fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let spared = self_and_ancestors();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if spared.contains(&pid) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !zombie && cmdline.contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids.sort_unstable();
+    pids
+}
+
+/// This process and its ancestors (`cargo test` mentions the test binary's path).
+fn self_and_ancestors() -> Vec<i32> {
+    let mut pids = vec![std::process::id() as i32];
+    let mut pid = pids[0];
+    while pid > 1 {
+        let parent = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("PPid:"))
+                    .and_then(|p| p.trim().parse::<i32>().ok())
+            })
+            .unwrap_or(0);
+        if parent <= 0 || pids.contains(&parent) {
+            break;
+        }
+        pids.push(parent);
+        pid = parent;
+    }
+    pids
+}

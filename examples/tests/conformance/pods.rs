@@ -58,11 +58,11 @@ fn pods(s: &mut Container) {
     s.it("should write container output to the log", |cx| async move {
         let f = cx.framework()?;
         let script = "echo line one; echo line two; echo to-stderr >&2";
-        let log = output_of(&cx, &f, &one_shot(&f, "logger", script)?).await?;
+        let log = output_of(&cx, &f, &one_shot(&f, "logger", script)).await?;
         let out = lines(&log);
         // stdout and stderr are separate streams: their relative order is not defined.
         let stdout: Vec<&String> = out.iter().filter(|l| l.starts_with("line")).collect();
-        expect(stdout).to_equal(vec![&"line one".to_string(), &"line two".to_string()])?;
+        expect(stdout).to_equal(vec!["line one", "line two"])?;
         expect(out).to(contain_element("to-stderr".to_string()))?;
         Ok(())
     })
@@ -74,8 +74,8 @@ fn pods(s: &mut Container) {
 
     s.it("should report the exit code of a failed container", |cx| async move {
         let f = cx.framework()?;
-        let done = run_to_end(&cx, &f, &one_shot(&f, "failing", "exit 3")?).await?;
-        expect(phase(&done).to_string()).to_equal("Failed".to_string())?;
+        let done = run_to_end(&cx, &f, &one_shot(&f, "failing", "exit 3")).await?;
+        expect(phase(&done)).to_equal("Failed")?;
         let t = terminated(&done, "main").context("no terminated state")?;
         expect(t.exit_code).to_equal(3)?;
         Ok(())
@@ -115,7 +115,7 @@ fn environment(s: &mut Container) {
             c["envFrom"] = json!([{"prefix": "p_", "configMapRef": {"name": "envfrom-cm"}}]);
             let p = pod("cm-envfrom", json!({"restartPolicy": "Never", "containers": [c]}))?;
             expect(lines(&output_of(&cx, &f, &p).await?))
-                .to_equal(vec!["p_data_1=value-1".to_string(), "p_data_2=value-2".to_string()])?;
+                .to_equal(vec!["p_data_1=value-1", "p_data_2=value-2"])?;
             Ok(())
         },
     )
@@ -151,7 +151,7 @@ fn environment(s: &mut Container) {
             let mut c = sh(&f, "main", "env | grep ^s_ | sort");
             c["envFrom"] = json!([{"prefix": "s_", "secretRef": {"name": "envfrom-secret"}}]);
             let p = pod("secret-envfrom", json!({"restartPolicy": "Never", "containers": [c]}))?;
-            expect(lines(&output_of(&cx, &f, &p).await?)).to_equal(vec!["s_data_1=value-1".to_string()])?;
+            expect(lines(&output_of(&cx, &f, &p).await?)).to_equal(vec!["s_data_1=value-1"])?;
             Ok(())
         },
     )
@@ -234,8 +234,8 @@ fn environment(s: &mut Container) {
                 res("MEMORY_REQUEST", "requests.memory", "1Mi"),
             ]);
             let p = pod("downward-res", json!({"restartPolicy": "Never", "containers": [c]}))?;
-            expect(output_of(&cx, &f, &p).await?.trim().to_string())
-                .to_equal("cpu=1250 mem=64 cpureq=250 memreq=32".to_string())?;
+            expect(output_of(&cx, &f, &p).await?.trim())
+                .to_equal("cpu=1250 mem=64 cpureq=250 memreq=32")?;
             Ok(())
         },
     )
@@ -257,7 +257,7 @@ fn containers(s: &mut Container) {
                 json!({"restartPolicy": "Never", "containers": [{"name": "main", "image": f.image(Image::Busybox)}]}),
             )?;
             let done = run_to_end(&cx, &f, &p).await?;
-            expect(phase(&done).to_string()).to_equal("Succeeded".to_string())?;
+            expect(phase(&done)).to_equal("Succeeded")?;
             Ok(())
         },
     )
@@ -276,7 +276,7 @@ fn containers(s: &mut Container) {
                 "command": ["echo"], "args": ["override", "arguments"]
             }]}),
         )?;
-        expect(output_of(&cx, &f, &p).await?.trim().to_string()).to_equal("override arguments".to_string())?;
+        expect(output_of(&cx, &f, &p).await?.trim()).to_equal("override arguments")?;
         Ok(())
     })
     .conformance(ConformanceMeta {
@@ -297,7 +297,7 @@ fn containers(s: &mut Container) {
                     "command": ["echo"], "args": ["$(WHO)", "$(MISSING)"]
                 }]}),
             )?;
-            expect(output_of(&cx, &f, &p).await?.trim().to_string()).to_equal("hello world $(MISSING)".to_string())?;
+            expect(output_of(&cx, &f, &p).await?.trim()).to_equal("hello world $(MISSING)")?;
             Ok(())
         },
     )
@@ -324,7 +324,7 @@ fn containers(s: &mut Container) {
                 }),
             )?;
             let log = output_of(&cx, &f, &p).await?;
-            expect(lines(&log)).to_equal(vec!["first".to_string(), "second".to_string(), "main".to_string()])?;
+            expect(lines(&log)).to_equal(vec!["first", "second", "main"])?;
             let done = f.api::<Pod>().get("init-order").await?;
             let inits = done.status.and_then(|s| s.init_container_statuses).unwrap_or_default();
             expect(inits.iter().filter(|c| c.state.as_ref().and_then(|s| s.terminated.as_ref()).is_some_and(|t| t.exit_code == 0)).count())
@@ -351,7 +351,7 @@ fn containers(s: &mut Container) {
                 }),
             )?;
             let done = run_to_end(&cx, &f, &p).await?;
-            expect(phase(&done).to_string()).to_equal("Failed".to_string())?;
+            expect(phase(&done)).to_equal("Failed")?;
             let main_started = done
                 .status
                 .and_then(|s| s.container_statuses)
@@ -446,7 +446,7 @@ fn restarts(s: &mut Container) {
                 }),
             )?;
             let log = output_of(&cx, &f, &p).await?;
-            expect(log.trim().to_string()).to_equal("second".to_string())?;
+            expect(log.trim()).to_equal("second")?;
             let done = f.api::<Pod>().get("onfailure").await?;
             let restarts = done
                 .status
@@ -468,8 +468,8 @@ fn restarts(s: &mut Container) {
         "should not restart a failed container with restartPolicy Never",
         |cx| async move {
             let f = cx.framework()?;
-            let done = run_to_end(&cx, &f, &one_shot(&f, "never", "exit 2")?).await?;
-            expect(phase(&done).to_string()).to_equal("Failed".to_string())?;
+            let done = run_to_end(&cx, &f, &one_shot(&f, "never", "exit 2")).await?;
+            expect(phase(&done)).to_equal("Failed")?;
             consistently("the container to stay unrestarted", || async {
                 let p = f.api::<Pod>().get("never").await?;
                 let restarts = p
@@ -515,7 +515,7 @@ fn restarts(s: &mut Container) {
             .within(&cx)
             .await?;
             let log = logs(&f, "always", "main").await?;
-            expect(log.trim().to_string()).to_equal("run".to_string())?;
+            expect(log.trim()).to_equal("run")?;
             Ok(())
         },
     )
@@ -540,7 +540,7 @@ fn security_context(s: &mut Container) {
                     "containers": [sh(&f, "main", "id -u; id -g")]
                 }),
             )?;
-            expect(lines(&output_of(&cx, &f, &p).await?)).to_equal(vec!["1001".to_string(), "2002".to_string()])?;
+            expect(lines(&output_of(&cx, &f, &p).await?)).to_equal(vec!["1001", "2002"])?;
             Ok(())
         },
     )
@@ -561,7 +561,7 @@ fn security_context(s: &mut Container) {
                 "runas-override",
                 json!({"restartPolicy": "Never", "securityContext": {"runAsUser": 1001}, "containers": [c]}),
             )?;
-            expect(output_of(&cx, &f, &p).await?.trim().to_string()).to_equal("3003".to_string())?;
+            expect(output_of(&cx, &f, &p).await?.trim()).to_equal("3003")?;
             Ok(())
         },
     )
@@ -584,7 +584,7 @@ fn security_context(s: &mut Container) {
                 json!({"restartPolicy": "Never", "volumes": [{"name": "scratch", "emptyDir": {}}], "containers": [c]}),
             )?;
             expect(lines(&output_of(&cx, &f, &p).await?))
-                .to_equal(vec!["read-only".to_string(), "scratch-writable".to_string()])?;
+                .to_equal(vec!["read-only", "scratch-writable"])?;
             Ok(())
         },
     )
@@ -627,7 +627,7 @@ fn security_context(s: &mut Container) {
 
 /// Registers the `[sig-node]` pod specs.
 pub fn specs(s: &mut Container) {
-    s.describe("", |s| {
+    s.tagged(sig("node"), |s| {
         s.describe("Pods", |s| {
             s.framework("pods");
             pods(s);
@@ -648,6 +648,5 @@ pub fn specs(s: &mut Container) {
             s.framework("security-context");
             security_context(s);
         });
-    })
-    .tag(sig("node"));
+    });
 }

@@ -1,9 +1,11 @@
 //! Shared pieces of the conformance specs: busybox pods that pass the `restricted` pod-security
 //! level, waiting for a pod to finish, logs, and objects from JSON.
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{LogParams, PostParams};
 use kube_e2e::conditions::{Progress, wait_for};
+use kube_e2e::pod::restrict;
 use kube_e2e::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -11,33 +13,6 @@ use serde_json::{Value, json};
 /// Deserializes an object written as JSON.
 pub fn object<K: DeserializeOwned>(value: Value) -> anyhow::Result<K> {
     serde_json::from_value(value).context("building an object from JSON")
-}
-
-/// Fills in what the `restricted` pod-security level asks for (non-root, seccomp, no privilege
-/// escalation, no capabilities) where the spec does not say otherwise.
-fn restricted(mut spec: Value) -> Value {
-    let psc = spec
-        .as_object_mut()
-        .expect("pod spec is an object")
-        .entry("securityContext")
-        .or_insert_with(|| json!({}));
-    let psc = psc.as_object_mut().expect("securityContext is an object");
-    psc.entry("runAsNonRoot").or_insert(json!(true));
-    psc.entry("runAsUser").or_insert(json!(65534));
-    psc.entry("seccompProfile")
-        .or_insert(json!({"type": "RuntimeDefault"}));
-    for list in ["initContainers", "containers"] {
-        if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
-            for c in containers {
-                let c = c.as_object_mut().expect("container is an object");
-                let sc = c.entry("securityContext").or_insert_with(|| json!({}));
-                let sc = sc.as_object_mut().expect("securityContext is an object");
-                sc.entry("allowPrivilegeEscalation").or_insert(json!(false));
-                sc.entry("capabilities").or_insert(json!({"drop": ["ALL"]}));
-            }
-        }
-    }
-    spec
 }
 
 /// A busybox container running `sh -c script`.
@@ -49,15 +24,23 @@ pub fn sh(f: &Framework, name: &str, script: &str) -> Value {
 /// `restricted` pod-security level. Pods land on the real node: the simulated nodes are
 /// tainted and these pods carry no toleration.
 pub fn pod(name: &str, spec: Value) -> anyhow::Result<Pod> {
-    object(json!({"metadata": {"name": name}, "spec": restricted(spec)}))
+    let mut spec: PodSpec = object(spec)?;
+    restrict(&mut spec);
+    Ok(Pod {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(spec),
+        ..Pod::default()
+    })
 }
 
 /// A pod with one busybox container running `script` once (`restartPolicy: Never`).
-pub fn one_shot(f: &Framework, name: &str, script: &str) -> anyhow::Result<Pod> {
-    pod(
-        name,
-        json!({"restartPolicy": "Never", "containers": [sh(f, "main", script)]}),
-    )
+pub fn one_shot(f: &Framework, name: &str, script: &str) -> Pod {
+    restricted_pod(name, f.image(Image::Busybox), ["sh", "-c", script])
+        .restart_policy("Never")
+        .build()
 }
 
 /// Creates `pod` and waits until it has finished (Succeeded or Failed); returns it.

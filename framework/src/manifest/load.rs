@@ -22,15 +22,18 @@
 //! and names, and their objects are created only after the CRD is Established. Errors name the
 //! file, the document (1-based) and its line: `quickstart/bad.yaml: document 2 (line 7): unknown
 //! kind `Widget` in `example.com/v1``.
+//!
+//! [`Manifests`] is the spec layer over [`Target`](crate::manifest::Target), the
+//! pipeline's Framework-free core: without a spec — a driver shared by a whole run — parse with
+//! [`parse_documents`] and write with a `Target` (a client, an optional namespace, create or
+//! server-side apply; see [`crate::manifest::target`]).
 
 use crate::expect::eventually::WaitError;
 use crate::framework::Framework;
 use crate::manifest::patch::{PatchContext, Patchable, patch_for_test};
+use crate::manifest::target::{Created, Resolved, Target, discover, resolve_kinds};
 use crate::manifest::testfiles::TestFileError;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::GroupVersionKind;
-use std::collections::HashMap;
+use kube::api::{DeleteParams, DynamicObject};
 use std::fmt;
 use std::sync::Arc;
 
@@ -101,9 +104,22 @@ pub enum ManifestError {
         /// The patch's error.
         message: String,
     },
-    /// The API server refused an object.
+    /// The API server refused to create an object.
     #[error("{origin}: failed to create {kind} `{name}`")]
     Create {
+        /// Where.
+        origin: Origin,
+        /// Kind.
+        kind: String,
+        /// Name after patching.
+        name: String,
+        /// The API error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The API server refused a server-side apply of an object.
+    #[error("{origin}: failed to apply {kind} `{name}`")]
+    Apply {
         /// Where.
         origin: Origin,
         /// Kind.
@@ -228,58 +244,6 @@ fn parse_error(
     }
 }
 
-/// `(apiVersion, kind)` → (resource, namespaced).
-type KindMap = HashMap<(String, String), (ApiResource, bool)>;
-
-/// The kinds of every version of every CRD in `docs`.
-fn crd_kinds(docs: &[Document]) -> Result<KindMap, ManifestError> {
-    let mut out = HashMap::new();
-    for d in docs {
-        if gvk_of(&d.object).kind != "CustomResourceDefinition" {
-            continue;
-        }
-        let crd: CustomResourceDefinition = serde_json::from_value(
-            serde_json::to_value(&d.object).unwrap_or_default(),
-        )
-        .map_err(|e| ManifestError::Invalid {
-            origin: d.origin.clone(),
-            message: format!("invalid CustomResourceDefinition: {e}"),
-        })?;
-        for v in &crd.spec.versions {
-            let gvk = GroupVersionKind::gvk(&crd.spec.group, &v.name, &crd.spec.names.kind);
-            let ar = ApiResource::from_gvk_with_plural(&gvk, &crd.spec.names.plural);
-            let key = (
-                format!("{}/{}", crd.spec.group, v.name),
-                crd.spec.names.kind.clone(),
-            );
-            out.insert(key, (ar, crd.spec.scope == "Namespaced"));
-        }
-    }
-    Ok(out)
-}
-
-fn gvk_of(obj: &DynamicObject) -> GroupVersionKind {
-    let types = obj.types.clone().unwrap_or_default();
-    let (group, version) = match types.api_version.split_once('/') {
-        Some((g, v)) => (g.to_string(), v.to_string()),
-        None => (String::new(), types.api_version.clone()),
-    };
-    GroupVersionKind::gvk(&group, &version, &types.kind)
-}
-
-/// A created object: where it came from and how to reach it.
-#[derive(Clone, Debug)]
-pub struct Created {
-    /// The object as the server returned it.
-    pub object: DynamicObject,
-    /// Its resource.
-    pub resource: ApiResource,
-    /// Whether it is namespaced.
-    pub namespaced: bool,
-    /// Its document.
-    pub origin: Origin,
-}
-
 type PatchFn = Arc<dyn Fn(&mut DynamicObject) -> anyhow::Result<()> + Send + Sync>;
 
 /// A set of manifests to create for a spec; from [`Framework::manifests`].
@@ -344,45 +308,16 @@ impl Manifests<'_> {
     /// # Errors
     ///
     /// File, parse, unknown-kind and patch errors.
-    pub async fn load(&self) -> Result<Vec<(Document, ApiResource, bool)>, ManifestError> {
+    pub async fn load(&self) -> Result<Vec<Resolved>, ManifestError> {
         let f = self.framework;
         let mut docs = Vec::new();
         for file in &self.files {
             let (text, _) = f.session().files().read_to_string(file)?;
             docs.extend(parse_documents(file, &text)?);
         }
-        // Kinds defined by CRDs in this set resolve from the CRD itself (discovery cannot know
-        // them before it exists) — after patching, which gives each CRD a group of its own.
-        let defined = crd_kinds(&docs)?;
-        let mut cache: HashMap<GroupVersionKind, (ApiResource, bool)> = HashMap::new();
-        let mut scopes = Vec::new();
-        for d in &docs {
-            let gvk = gvk_of(&d.object);
-            let types = d.object.types.clone().unwrap_or_default();
-            let key = (types.api_version.clone(), types.kind.clone());
-            if let Some((_, namespaced)) = defined.get(&key) {
-                scopes.push((None, *namespaced));
-                continue;
-            }
-            let found = match cache.get(&gvk) {
-                Some(hit) => hit.clone(),
-                None => match kube::discovery::oneshot::pinned_kind(f.client(), &gvk).await {
-                    Ok((ar, caps)) => {
-                        let v = (ar, caps.scope == kube::discovery::Scope::Namespaced);
-                        cache.insert(gvk.clone(), v.clone());
-                        v
-                    }
-                    Err(_) => {
-                        return Err(ManifestError::UnknownKind {
-                            origin: d.origin.clone(),
-                            kind: types.kind,
-                            api_version: types.api_version,
-                        });
-                    }
-                },
-            };
-            scopes.push((Some(found.0), found.1));
-        }
+        // Scopes come first (patching needs them); kinds defined by CRDs of the set resolve
+        // after patching, which gives each CRD a group of its own.
+        let kinds = discover(f.client(), &docs).await?;
         let ns = self
             .namespace
             .clone()
@@ -395,40 +330,25 @@ impl Manifests<'_> {
         };
         let mut items: Vec<Patchable> = docs
             .iter()
-            .zip(&scopes)
-            .map(|(d, (_, namespaced))| Patchable {
+            .zip(&kinds)
+            .map(|(d, kind)| Patchable {
                 object: d.object.clone(),
-                namespaced: *namespaced,
+                namespaced: kind.namespaced,
             })
             .collect();
         patch_for_test(&mut items, &cx);
         for (d, item) in docs.iter_mut().zip(items) {
             d.object = item.object;
         }
-        let patched_kinds = crd_kinds(&docs)?;
-        let mut resolved = Vec::new();
-        for (mut d, (ar, namespaced)) in docs.into_iter().zip(scopes) {
-            let ar = match ar {
-                Some(ar) => ar,
-                None => {
-                    let types = d.object.types.clone().unwrap_or_default();
-                    patched_kinds
-                        .get(&(types.api_version, types.kind))
-                        .map(|(ar, _)| ar.clone())
-                        .ok_or_else(|| ManifestError::Invalid {
-                            origin: d.origin.clone(),
-                            message: "the kind's CustomResourceDefinition was lost in patching"
-                                .into(),
-                        })?
-                }
-            };
+        let mut resolved = resolve_kinds(docs, kinds)?;
+        for item in &mut resolved {
+            let d = &mut item.document;
             for p in &self.patches {
                 p(&mut d.object).map_err(|e| ManifestError::Patch {
                     origin: d.origin.clone(),
                     message: format!("{e:#}"),
                 })?;
             }
-            resolved.push((d, ar, namespaced));
         }
         Ok(resolved)
     }
@@ -444,29 +364,26 @@ impl Manifests<'_> {
         let f = self.framework;
         let cx = f.spec_context().ok_or(ManifestError::NoSpec)?;
         let items = self.load().await?;
+        let mut target = Target::new(f.client().clone());
+        if self.apply {
+            target = target.server_side_apply("kube-e2e");
+        }
         let mut created = Vec::new();
-        for (doc, ar, namespaced) in items {
-            let name = doc.object.metadata.name.clone().unwrap_or_default();
-            let api: Api<DynamicObject> = if namespaced {
-                let ns = doc.object.metadata.namespace.clone().unwrap_or_default();
-                Api::namespaced_with(f.client().clone(), &ns, &ar)
-            } else {
-                Api::all_with(f.client().clone(), &ar)
-            };
-            let result = if self.apply {
-                let pp = PatchParams::apply("kube-e2e").force();
-                api.patch(&name, &pp, &Patch::Apply(&doc.object)).await
-            } else {
-                api.create(&PostParams::default(), &doc.object).await
-            };
-            let object = result.map_err(|source| ManifestError::Create {
-                origin: doc.origin.clone(),
-                kind: ar.kind.clone(),
-                name: name.clone(),
-                source: Box::new(source),
-            })?;
+        for item in items {
+            let object = target.write_object(&item).await?;
+            let name = item
+                .document
+                .object
+                .metadata
+                .name
+                .clone()
+                .unwrap_or_default();
             {
-                let (api, name, kind) = (api.clone(), name.clone(), ar.kind.clone());
+                let (api, name, kind) = (
+                    item.api(f.client()),
+                    name.clone(),
+                    item.resource.kind.clone(),
+                );
                 cx.defer_cleanup(move || async move {
                     match api.delete(&name, &DeleteParams::background()).await {
                         Ok(_) => Ok(()),
@@ -477,14 +394,14 @@ impl Manifests<'_> {
                     }
                 });
             }
-            if ar.kind == "CustomResourceDefinition" {
+            if item.resource.kind == "CustomResourceDefinition" {
                 f.wait_for_crd_established(&name).await?;
             }
             created.push(Created {
                 object,
-                resource: ar,
-                namespaced,
-                origin: doc.origin,
+                resource: item.resource,
+                namespaced: item.namespaced,
+                origin: item.document.origin,
             });
         }
         if self.rollout {

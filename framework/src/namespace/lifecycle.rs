@@ -401,6 +401,113 @@ pub async fn cleanup_leftovers(
     Ok(removed)
 }
 
+/// A namespace of an earlier run that is still being deleted, and what keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StuckNamespace {
+    /// Its name.
+    pub name: String,
+    /// The run that created it (its `e2e-run` label).
+    pub run_id: String,
+    /// How long it has been Terminating.
+    pub terminating_for: Duration,
+    /// Finalizers still on it (`metadata.finalizers` and `spec.finalizers`).
+    pub finalizers: Vec<String>,
+    /// The namespace controller's explanations: true conditions such as
+    /// `NamespaceContentRemaining`, with their messages.
+    pub blocking: Vec<String>,
+}
+
+impl std::fmt::Display for StuckNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "namespace {} of run {} has been Terminating for {}s",
+            self.name,
+            self.run_id,
+            self.terminating_for.as_secs()
+        )?;
+        if !self.finalizers.is_empty() {
+            write!(f, "; finalizers: {}", self.finalizers.join(", "))?;
+        }
+        for b in &self.blocking {
+            write!(f, "; {b}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Namespaces of runs other than `current_run` (by run label, managed by kube-e2e only) that have
+/// been Terminating for longer than `older_than`, with what keeps them. One list call.
+///
+/// # Errors
+///
+/// [`NamespaceError::List`].
+pub async fn stuck_namespaces(
+    client: &kube::Client,
+    current_run: &str,
+    older_than: Duration,
+) -> Result<Vec<StuckNamespace>, NamespaceError> {
+    let selector = RunSelector::All.label_selector();
+    let list = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| NamespaceError::List {
+            selector: selector.clone(),
+            source,
+        })?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|ns| stuck(ns, current_run, older_than, now))
+        .collect())
+}
+
+fn stuck(
+    ns: Namespace,
+    current_run: &str,
+    older_than: Duration,
+    now: k8s_openapi::jiff::Timestamp,
+) -> Option<StuckNamespace> {
+    let since = ns.metadata.deletion_timestamp.as_ref()?.0;
+    let run_id = ns.metadata.labels.as_ref()?.get(RUN_LABEL)?.clone();
+    if run_id == current_run {
+        return None;
+    }
+    let terminating_for = Duration::try_from(now.duration_since(since)).unwrap_or_default();
+    if terminating_for <= older_than {
+        return None;
+    }
+    let mut finalizers = ns.metadata.finalizers.clone().unwrap_or_default();
+    finalizers.extend(
+        ns.spec
+            .as_ref()
+            .and_then(|s| s.finalizers.clone())
+            .unwrap_or_default(),
+    );
+    let blocking = ns
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| c.status == "True")
+                .map(|c| match &c.message {
+                    Some(m) => format!("{}: {m}", c.type_),
+                    None => c.type_.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(StuckNamespace {
+        name: ns.metadata.name.unwrap_or_default(),
+        run_id,
+        terminating_for,
+        finalizers,
+        blocking,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,5 +550,53 @@ mod tests {
             RunSelector::All.label_selector(),
             "app.kubernetes.io/managed-by=kube-e2e,e2e-run"
         );
+    }
+
+    #[test]
+    fn stuck_namespaces_are_old_terminating_ones_of_other_runs_with_their_blockers() {
+        use k8s_openapi::api::core::v1::{
+            NamespaceCondition, NamespaceSpec as Spec, NamespaceStatus,
+        };
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let now: k8s_openapi::jiff::Timestamp = "2026-12-03T10:10:00Z".parse().unwrap();
+        let ns = |run: &str, deleted: Option<&str>| Namespace {
+            metadata: ObjectMeta {
+                name: Some(format!("ns-{run}")),
+                labels: Some([(RUN_LABEL.to_string(), run.to_string())].into()),
+                deletion_timestamp: deleted.map(|t| Time(t.parse().unwrap())),
+                finalizers: Some(vec!["example.com/block".into()]),
+                ..Default::default()
+            },
+            spec: Some(Spec {
+                finalizers: Some(vec!["kubernetes".into()]),
+            }),
+            status: Some(NamespaceStatus {
+                conditions: Some(vec![
+                    NamespaceCondition {
+                        type_: "NamespaceFinalizersRemaining".into(),
+                        status: "True".into(),
+                        message: Some("Some content has finalizers".into()),
+                        ..Default::default()
+                    },
+                    NamespaceCondition {
+                        type_: "NamespaceDeletionDiscoveryFailure".into(),
+                        status: "False".into(),
+                        ..Default::default()
+                    },
+                ]),
+                phase: Some("Terminating".into()),
+            }),
+        };
+        let old = Duration::from_secs(60);
+        let s = stuck(ns("a", Some("2026-12-03T10:00:00Z")), "me", old, now).unwrap();
+        assert_eq!(s.terminating_for, Duration::from_secs(600));
+        assert_eq!(s.finalizers, ["example.com/block", "kubernetes"]);
+        assert_eq!(
+            s.to_string(),
+            "namespace ns-a of run a has been Terminating for 600s; finalizers: example.com/block, kubernetes; NamespaceFinalizersRemaining: Some content has finalizers"
+        );
+        assert!(stuck(ns("me", Some("2026-12-03T10:00:00Z")), "me", old, now).is_none());
+        assert!(stuck(ns("b", Some("2026-12-03T10:09:30Z")), "me", old, now).is_none());
+        assert!(stuck(ns("c", None), "me", old, now).is_none());
     }
 }

@@ -4,5 +4,6 @@
 
 pub mod dump;
 pub mod lifecycle;
+pub mod readiness;
 
 pub use lifecycle::*;

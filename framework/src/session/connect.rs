@@ -10,6 +10,7 @@ use crate::framework::{DeletePolicy, FrameworkError};
 use crate::images::ImageMap;
 use crate::manifest::testfiles::TestFiles;
 use crate::namespace::Deletions;
+use crate::namespace::readiness::Readiness;
 use crate::session::provider::{Connection, LocalNodes, Provider};
 use crate::timeouts::Timeouts;
 use std::path::PathBuf;
@@ -82,6 +83,19 @@ crate::param!(
     "write events, pod statuses and logs of a failed spec's namespaces to the report dir"
 );
 
+crate::param!(
+    "framework.wait-for-deletions",
+    Bool,
+    Some("false"),
+    "after the specs, wait until their namespaces are gone (bounded by the namespace-delete timeout; fails the run if one hangs) instead of exiting once the deletions are issued"
+);
+crate::param!(
+    "framework.stuck-namespace-after",
+    Duration,
+    Some("5m"),
+    "at start, report namespaces of earlier runs still Terminating for longer than this, with what keeps them"
+);
+
 /// Settings of the framework, from the `framework.*` parameters.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -99,6 +113,10 @@ pub struct Settings {
     pub run_id: String,
     /// Dump failed specs' namespaces.
     pub dump_on_failure: bool,
+    /// Wait for the namespace deletions after the specs.
+    pub wait_for_deletions: bool,
+    /// Namespaces of earlier runs Terminating longer than this are reported at start.
+    pub stuck_namespace_after: std::time::Duration,
 }
 
 /// A random run id: 12 hex digits.
@@ -156,6 +174,10 @@ impl Settings {
                 .map(PathBuf::from),
             run_id: nonempty(params.string("framework.run-id")).unwrap_or_else(random_run_id),
             dump_on_failure: params.bool("framework.dump-on-failure").unwrap_or(true),
+            wait_for_deletions: params.bool("framework.wait-for-deletions").unwrap_or(false),
+            stuck_namespace_after: params
+                .duration("framework.stuck-namespace-after")
+                .unwrap_or(std::time::Duration::from_secs(300)),
         })
     }
 }
@@ -168,6 +190,7 @@ pub struct Session {
     images: ImageMap,
     files: TestFiles,
     pub(crate) deletions: Deletions,
+    readiness: Readiness,
 }
 
 impl std::fmt::Debug for Session {
@@ -203,6 +226,7 @@ impl Session {
         let files = TestFiles::new(settings.repo_root.clone());
         let (client, cluster) = settings.connection.connect().await?;
         tracing::info!(run_id = %settings.run_id, %cluster, "connected");
+        let readiness = Readiness::start(&client);
         Ok(Session {
             client,
             settings,
@@ -210,6 +234,7 @@ impl Session {
             images,
             files,
             deletions: Deletions::default(),
+            readiness,
         })
     }
 
@@ -271,6 +296,24 @@ impl Session {
     /// The test-file sources.
     pub fn files(&self) -> &TestFiles {
         &self.files
+    }
+
+    /// Waits until namespace `name` is ready for pods (its `default` ServiceAccount and
+    /// `kube-root-ca.crt` exist), through the session's shared watch, or per namespace where the
+    /// cluster does not allow the shared one.
+    ///
+    /// # Errors
+    ///
+    /// [`NamespaceError`](crate::namespace::NamespaceError) when it is not ready in `timeout`.
+    pub async fn wait_for_namespace_ready(
+        &self,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), crate::namespace::NamespaceError> {
+        if self.readiness.wait(name, timeout).await? {
+            return Ok(());
+        }
+        crate::namespace::wait_for_namespace_ready(&self.client, name, timeout).await
     }
 
     /// Waits until every namespace deletion issued by this session has completed, up to the

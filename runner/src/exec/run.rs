@@ -15,10 +15,11 @@ use crate::exec::interrupt::{EXIT_INTERRUPTED, Interrupts};
 use crate::report::outcome::{ReportDir, RunReport, SpecResult, State, Transcript};
 use crate::spec::context::Extensions;
 use crate::spec::registry::{Registry, SpecSet};
+use crate::spec::suite::{Setup, SuiteContext, SuiteHooks, sync};
 use std::future::Future;
 use std::pin::Pin;
 
-/// The future of a suite-level hook; it may borrow the extension and the [`SuiteEnd`].
+/// The future of a suite-level hook; it may borrow the extension and the [`SuiteRun`].
 pub type SuiteFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
 use crate::select::selection::{Selection, Unit, select};
 use clap::Parser;
@@ -54,6 +55,16 @@ pub trait RunExtension: Send + Sync {
         Ok(None)
     }
 
+    /// Runs once on the run's runtime before the first spec starts, outside every spec's time
+    /// (Ginkgo's `BeforeSuite`), and only when specs will run (not for `--list` or
+    /// `--dry-run`). Lines given to `suite` go to `e2e.log` (and with
+    /// [`SuiteRun::progress`] to stderr). An error ends the run
+    /// before any spec with exit code 2: nothing could run.
+    fn before_suite<'a>(&'a self, suite: &'a SuiteRun) -> SuiteFuture<'a> {
+        let _ = suite;
+        Box::pin(async { Ok(()) })
+    }
+
     /// Adds typed values to every spec's context.
     fn extensions(&self, extensions: &mut Extensions) {
         let _ = extensions;
@@ -61,7 +72,7 @@ pub trait RunExtension: Send + Sync {
 
     /// Runs on the run's runtime after the specs of an iteration ended and before the reports
     /// are written. Lines given to `suite` go to `e2e.log`; an error fails the run (exit 101).
-    fn after_suite<'a>(&'a self, suite: &'a SuiteEnd) -> SuiteFuture<'a> {
+    fn after_suite<'a>(&'a self, suite: &'a SuiteRun) -> SuiteFuture<'a> {
         let _ = suite;
         Box::pin(async { Ok(()) })
     }
@@ -70,16 +81,29 @@ pub trait RunExtension: Send + Sync {
     fn end_run(&self) {}
 }
 
-/// What [`RunExtension::after_suite`] can see and do at the end of an iteration.
-pub struct SuiteEnd {
+/// What a suite-level hook ([`RunExtension::before_suite`], [`RunExtension::after_suite`]) can
+/// see and do.
+pub struct SuiteRun {
     transcript: Arc<Transcript>,
     interrupts: Arc<Interrupts>,
 }
 
-impl SuiteEnd {
+impl SuiteRun {
     /// Appends a line to `e2e.log`.
     pub fn line(&self, line: &str) {
         self.transcript.line(line);
+    }
+
+    /// Prints a progress line on stderr and appends it to `e2e.log`.
+    pub fn progress(&self, line: &str) {
+        eprintln!("{line}");
+        self.transcript.line(line);
+    }
+
+    /// Cancelled at the first interrupt or when the suite timeout passes; set-up waits stop on
+    /// it.
+    pub fn stop_token(&self) -> tokio_util::sync::CancellationToken {
+        self.interrupts.stop_token().clone()
     }
 
     /// Cancelled when the user asks to abandon cleanup (a second interrupt); long waits stop on
@@ -329,7 +353,7 @@ impl Runner {
                 i.trigger(&format!("suite timeout ({limit:?}) reached"));
             });
         }
-        let opts = ExecOptions {
+        let mut opts = ExecOptions {
             concurrency: args
                 .test_threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, Into::into)),
@@ -341,12 +365,67 @@ impl Runner {
             verbose: flags.verbose,
             extensions: self.base_extensions(),
         };
+        let suite_hooks = set.suite;
         let specs = Arc::new(set.specs);
         let iterations = if flags.until_it_fails {
             u64::MAX
         } else {
             u64::from(flags.repeat) + 1
         };
+        let setup = Arc::new(Transcript::default());
+        let suite_cx = SuiteContext::new(opts.extensions.clone(), interrupts.stop_token().clone());
+        let runs_specs = !flags.dry_run && !will_run.is_empty();
+        if runs_specs {
+            let suite_run = SuiteRun {
+                transcript: setup.clone(),
+                interrupts: interrupts.clone(),
+            };
+            for ext in &self.extensions {
+                let started = Instant::now();
+                let result = rt.block_on(async {
+                    tokio::select! {
+                        r = ext.before_suite(&suite_run) => r,
+                        _ = interrupts.stop_token().cancelled() => Err(anyhow::anyhow!(
+                            "{}",
+                            interrupts.reason().unwrap_or_else(|| "interrupted".into())
+                        )),
+                    }
+                });
+                if let Err(e) = result {
+                    eprintln!(
+                        "error: before the suite (after {:.1}s), no spec ran: {e:#}",
+                        started.elapsed().as_secs_f64()
+                    );
+                    for ext in &self.extensions {
+                        ext.end_run();
+                    }
+                    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+                    return if interrupts.signalled() {
+                        EXIT_INTERRUPTED
+                    } else {
+                        EXIT_CONFIG_ERROR
+                    };
+                }
+            }
+            let result = rt.block_on(run_setup(&suite_hooks, &suite_cx, &interrupts));
+            for line in suite_cx.take_lines() {
+                setup.line(&line);
+            }
+            if let Err(e) = result {
+                eprintln!("error: {e:#}; no spec ran");
+                let _ = rt.block_on(run_teardown(&suite_hooks, &suite_cx));
+                for ext in &self.extensions {
+                    ext.end_run();
+                }
+                rt.shutdown_timeout(std::time::Duration::from_millis(100));
+                return if interrupts.signalled() {
+                    EXIT_INTERRUPTED
+                } else {
+                    EXIT_FAILED
+                };
+            }
+            opts.extensions = suite_cx.extensions();
+        }
         let mut code = EXIT_SUCCESS;
         for iteration in 1..=iterations {
             if iterations > 1 {
@@ -363,6 +442,11 @@ impl Runner {
             ));
             if let Some(seed) = sel.seed {
                 transcript.line(&format!("Random seed: {seed}"));
+            }
+            if iteration == 1 {
+                for line in setup.text().lines() {
+                    transcript.line(line);
+                }
             }
             let exec = if flags.dry_run {
                 for &i in &will_run {
@@ -395,21 +479,8 @@ impl Runner {
             if let Some(handle) = exec {
                 let _ = rt.block_on(handle);
             }
-            let suite_end = SuiteEnd {
-                transcript: transcript.clone(),
-                interrupts: interrupts.clone(),
-            };
-            let mut suite_failed = false;
-            for ext in &self.extensions {
-                if let Err(e) = rt.block_on(ext.after_suite(&suite_end)) {
-                    let line = format!("error: after the suite: {e:#}");
-                    eprintln!("{line}");
-                    transcript.line(&line);
-                    suite_failed = true;
-                }
-            }
             let mut results = board.take();
-            let report = RunReport {
+            let mut report = RunReport {
                 suite: suite_name(),
                 seed: sel.seed,
                 interrupted: interrupts.reason(),
@@ -421,6 +492,41 @@ impl Runner {
                 .iter()
                 .filter(|r| r.state == State::Failed)
                 .count();
+            let last = iteration == iterations || failed > 0 || interrupts.count() > 0;
+            let mut suite_failed = false;
+            if runs_specs && last {
+                let errors = rt.block_on(run_teardown(&suite_hooks, &suite_cx));
+                for line in suite_cx.take_lines() {
+                    transcript.line(&line);
+                }
+                for e in errors {
+                    let line = format!("error: {e:#}");
+                    eprintln!("{line}");
+                    transcript.line(&line);
+                    suite_failed = true;
+                }
+            }
+            let suite_run = SuiteRun {
+                transcript: transcript.clone(),
+                interrupts: interrupts.clone(),
+            };
+            for ext in &self.extensions {
+                if let Err(e) = rt.block_on(ext.after_suite(&suite_run)) {
+                    let line = format!("error: after the suite: {e:#}");
+                    eprintln!("{line}");
+                    transcript.line(&line);
+                    suite_failed = true;
+                }
+            }
+            report.duration = started.elapsed();
+            for (hook, location) in &suite_hooks.report {
+                if let Err(e) = hook(&report) {
+                    let line = format!("error: report_after_suite ({location}) failed: {e:#}");
+                    eprintln!("{line}");
+                    transcript.line(&line);
+                    suite_failed = true;
+                }
+            }
             let flaky: Vec<&str> = report
                 .specs
                 .iter()
@@ -494,5 +600,335 @@ fn present(r: SpecResult) -> Result<Completion, Failed> {
             }
             Err(msg.into())
         }
+    }
+}
+
+/// Runs the suite's `before_suite` hooks in declaration order, each stopped by an interrupt.
+async fn run_setup(
+    hooks: &SuiteHooks,
+    cx: &SuiteContext,
+    interrupts: &Interrupts,
+) -> anyhow::Result<()> {
+    let key = sync::run_key();
+    for (slot, (setup, location)) in hooks.setup.iter().enumerate() {
+        let started = Instant::now();
+        let run = async {
+            match setup {
+                Setup::Each(body) => body(cx.clone()).await,
+                Setup::Synchronized(first, all) => {
+                    let data =
+                        sync::first_once(key.as_deref(), &suite_name(), slot, first, cx).await?;
+                    all(cx.clone(), data).await
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = run => r,
+            _ = interrupts.stop_token().cancelled() => Err(anyhow::anyhow!(
+                "{}",
+                interrupts.reason().unwrap_or_else(|| "interrupted".into())
+            )),
+        };
+        result.map_err(|e| {
+            e.context(format!(
+                "before_suite ({location}) failed after {:.1}s",
+                started.elapsed().as_secs_f64()
+            ))
+        })?;
+        cx.log(format!(
+            "before_suite ({location}) took {:.3}s",
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs every `after_suite` hook (all of them, even after a failure); returns their errors.
+async fn run_teardown(hooks: &SuiteHooks, cx: &SuiteContext) -> Vec<anyhow::Error> {
+    let mut errors = Vec::new();
+    for (body, location) in &hooks.teardown {
+        if let Err(e) = body(cx.clone()).await {
+            errors.push(e.context(format!("after_suite ({location}) failed")));
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder {
+        events: Mutex<Vec<String>>,
+        fail_before: bool,
+        fail_after: bool,
+    }
+
+    impl Recorder {
+        fn events(&self) -> Vec<String> {
+            self.events.lock().unwrap().clone()
+        }
+        fn push(&self, e: &str) {
+            self.events.lock().unwrap().push(e.to_string());
+        }
+    }
+
+    struct Shared(Arc<Recorder>);
+
+    impl RunExtension for Shared {
+        fn before_suite<'a>(&'a self, suite: &'a SuiteRun) -> SuiteFuture<'a> {
+            Box::pin(async move {
+                self.0.push("before_suite");
+                suite.line("set up");
+                anyhow::ensure!(!self.0.fail_before, "no cluster");
+                Ok(())
+            })
+        }
+        fn extensions(&self, ext: &mut Extensions) {
+            ext.insert(self.0.clone());
+        }
+        fn after_suite<'a>(&'a self, _: &'a SuiteRun) -> SuiteFuture<'a> {
+            Box::pin(async move {
+                self.0.push("after_suite");
+                anyhow::ensure!(!self.0.fail_after, "a namespace hangs");
+                Ok(())
+            })
+        }
+        fn end_run(&self) {
+            self.0.push("end_run");
+        }
+    }
+
+    fn run_with_recorder(rec: Recorder, extra: &[&str]) -> (i32, Vec<String>) {
+        let rec = Arc::new(rec);
+        let mut registry = Registry::new();
+        registry.add(|s| {
+            s.it("records", |cx| async move {
+                let rec = cx.get::<Arc<Recorder>>().expect("extension value");
+                rec.push("spec");
+                Ok(())
+            });
+        });
+        let mut args = vec!["suite", "--quiet"];
+        args.extend_from_slice(extra);
+        let code = Runner::from_args(args)
+            .unwrap()
+            .with_extensions(vec![Arc::new(Shared(rec.clone()))])
+            .run(registry);
+        let events = rec.events();
+        (code, events)
+    }
+
+    #[test]
+    fn hooks_wrap_the_specs_and_their_values_reach_the_context() {
+        let (code, events) = run_with_recorder(Recorder::default(), &[]);
+        assert_eq!(code, EXIT_SUCCESS);
+        assert_eq!(events, ["before_suite", "spec", "after_suite", "end_run"]);
+    }
+
+    #[test]
+    fn a_failed_before_suite_runs_no_spec_and_exits_2() {
+        let rec = Recorder {
+            fail_before: true,
+            ..Default::default()
+        };
+        let (code, events) = run_with_recorder(rec, &[]);
+        assert_eq!(code, EXIT_CONFIG_ERROR);
+        assert_eq!(events, ["before_suite", "end_run"]);
+    }
+
+    #[test]
+    fn a_failed_after_suite_fails_the_run() {
+        let rec = Recorder {
+            fail_after: true,
+            ..Default::default()
+        };
+        let (code, events) = run_with_recorder(rec, &[]);
+        assert_eq!(code, EXIT_FAILED);
+        assert_eq!(events, ["before_suite", "spec", "after_suite", "end_run"]);
+    }
+
+    #[test]
+    fn listing_and_dry_runs_need_no_set_up() {
+        for flag in ["--list", "--dry-run"] {
+            let (code, events) = run_with_recorder(Recorder::default(), &[flag]);
+            assert_eq!(code, EXIT_SUCCESS, "{flag}");
+            assert!(
+                !events.contains(&"before_suite".to_string()),
+                "{flag}: {events:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn suite_hooks_run_once_around_the_specs_and_hand_values_to_them() {
+        let events: Arc<Mutex<Vec<String>>> = Arc::default();
+        let ev = |e: &Arc<Mutex<Vec<String>>>, s: &str| e.lock().unwrap().push(s.to_string());
+        let mut registry = Registry::new();
+        let (e1, e2, e3, e4, e5, e6) = (
+            events.clone(),
+            events.clone(),
+            events.clone(),
+            events.clone(),
+            events.clone(),
+            events.clone(),
+        );
+        registry.add(move |s| {
+            s.before_suite(move |suite| {
+                let e = e1.clone();
+                async move {
+                    ev(&e, "before_suite");
+                    suite.insert(41_u32);
+                    Ok(())
+                }
+            });
+            s.synchronized_before_suite(
+                move |_| {
+                    let e = e2.clone();
+                    async move {
+                        ev(&e, "first");
+                        Ok(b"shared".to_vec())
+                    }
+                },
+                move |suite, data| {
+                    let e = e3.clone();
+                    async move {
+                        ev(&e, &format!("all {}", String::from_utf8_lossy(&data)));
+                        suite.insert(String::from_utf8(data)?);
+                        Ok(())
+                    }
+                },
+            );
+            s.after_suite(move |_| {
+                let e = e4.clone();
+                async move {
+                    ev(&e, "after_suite");
+                    Ok(())
+                }
+            });
+            s.report_after_suite(move |report| {
+                ev(&e5, &format!("report {} specs", report.specs.len()));
+                Ok(())
+            });
+            for i in 0..2 {
+                let e = e6.clone();
+                s.it(format!("spec {i}"), move |cx| {
+                    let e = e.clone();
+                    async move {
+                        let n = cx.get::<u32>().expect("value from before_suite");
+                        let d = cx.get::<String>().expect("value from synchronized all");
+                        ev(&e, &format!("spec {n} {d}"));
+                        Ok(())
+                    }
+                });
+            }
+        });
+        let code = Runner::from_args(["suite", "--quiet", "--test-threads", "1"])
+            .unwrap()
+            .run(registry);
+        assert_eq!(code, EXIT_SUCCESS);
+        assert_eq!(
+            *events.lock().unwrap(),
+            [
+                "before_suite",
+                "first",
+                "all shared",
+                "spec 41 shared",
+                "spec 41 shared",
+                "after_suite",
+                "report 2 specs"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failing_before_suite_runs_no_spec_but_runs_after_suite() {
+        let events: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (e1, e2) = (events.clone(), events.clone());
+        let mut registry = Registry::new();
+        registry.add(move |s| {
+            s.before_suite(|_| async { anyhow::bail!("no database") });
+            s.after_suite(move |_| {
+                let e = e1.clone();
+                async move {
+                    e.lock().unwrap().push("after_suite".into());
+                    Ok(())
+                }
+            });
+            s.it("never runs", move |_| {
+                let e = e2.clone();
+                async move {
+                    e.lock().unwrap().push("spec".into());
+                    Ok(())
+                }
+            });
+        });
+        let code = Runner::from_args(["suite", "--quiet"])
+            .unwrap()
+            .run(registry);
+        assert_eq!(code, EXIT_FAILED);
+        assert_eq!(*events.lock().unwrap(), ["after_suite"]);
+    }
+
+    #[test]
+    fn suite_hooks_inside_a_container_are_definition_errors() {
+        let mut registry = Registry::new();
+        registry.add(|s| {
+            s.describe("inner", |s| {
+                s.before_suite(|_| async { Ok(()) });
+                s.it("x", |_| async { Ok(()) });
+            });
+        });
+        let err = registry
+            .build()
+            .err()
+            .expect("definition error")
+            .to_string();
+        assert!(
+            err.contains("before_suite") && err.contains("belong at the root"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn synchronized_first_runs_once_per_run_key_and_failures_reach_every_process() {
+        use crate::spec::suite::FirstBody;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let key = format!("unit-{}-{}", std::process::id(), rand::random::<u32>());
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let first: FirstBody = Arc::new(move |_| {
+            let c = c.clone();
+            Box::pin(async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Ok(b"data".to_vec())
+            })
+        });
+        let cx = SuiteContext::new(Extensions::default(), Default::default());
+        let (a, b) = tokio::join!(
+            sync::first_once(Some(&key), "s", 0, &first, &cx),
+            sync::first_once(Some(&key), "s", 0, &first, &cx)
+        );
+        assert_eq!(a.unwrap(), b"data");
+        assert_eq!(b.unwrap(), b"data");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "first ran once");
+        let failing: FirstBody = Arc::new(|_| Box::pin(async { anyhow::bail!("no cluster") }));
+        let e1 = sync::first_once(Some(&key), "s", 1, &failing, &cx).await;
+        let e2 = sync::first_once(Some(&key), "s", 1, &first, &cx).await;
+        assert!(e1.unwrap_err().to_string().contains("no cluster"));
+        let e2 = e2.unwrap_err().to_string();
+        assert!(
+            e2.contains("in another process of this run") && e2.contains("no cluster"),
+            "{e2}"
+        );
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "a failed first is not retried"
+        );
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join("kube-e2e-sync").join(&key));
     }
 }

@@ -83,14 +83,16 @@ impl<T> Expectation<T> {
         })
     }
 
-    /// Shorthand for `to(equal(expected))`.
+    /// Shorthand for `to(equal(expected))`. `expected` may be of any type the value compares
+    /// with, so a `String` can be checked against a literal: `expect(name).to_equal("web")`.
     ///
     /// # Errors
     ///
     /// [`ExpectError`] showing both values (and a diff when they span several lines).
-    pub fn to_equal(&self, expected: T) -> Result<(), ExpectError>
+    pub fn to_equal<U>(&self, expected: U) -> Result<(), ExpectError>
     where
-        T: PartialEq + Debug,
+        T: PartialEq<U> + Debug,
+        U: Debug,
     {
         self.to(equal(expected))
     }
@@ -128,16 +130,17 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// Matches values equal to `expected` (`PartialEq`); failures show both with `{:#?}`.
-pub fn equal<T: PartialEq + Debug>(expected: T) -> Equal<T> {
+/// Matches values equal to `expected` (`PartialEq`, also across types such as `String` and
+/// `&str`); failures show both with `{:#?}`.
+pub fn equal<U: Debug>(expected: U) -> Equal<U> {
     Equal(expected)
 }
 
 /// See [`equal`].
 #[derive(Debug)]
-pub struct Equal<T>(T);
+pub struct Equal<U>(U);
 
-impl<T: PartialEq + Debug> Matcher<T> for Equal<T> {
+impl<T: PartialEq<U> + Debug, U: Debug> Matcher<T> for Equal<U> {
     fn matches(&self, actual: &T) -> bool {
         *actual == self.0
     }
@@ -375,6 +378,27 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("other than")
+        );
+    }
+
+    #[test]
+    fn strings_compare_with_str_and_mismatches_show_a_diff() {
+        let name = String::from("web");
+        assert!(expect(&name).to_equal("web").is_ok());
+        assert!(expect(name.clone()).to_equal("web").is_ok());
+        assert!(expect("web").to_equal(name.clone()).is_ok());
+        assert!(expect(vec![name.clone()]).to_equal(["web"]).is_ok());
+        assert!(expect(name.clone()).to(equal("web")).is_ok());
+        assert!(expect(name.clone()).not_to(equal("db")).is_ok());
+        let e = expect(name).to_equal("db").unwrap_err().0;
+        assert_eq!(e, "expected\n    \"web\"\nto equal\n    \"db\"");
+        let e = expect(vec![String::from("a"), String::from("b")])
+            .to_equal(["a", "c"])
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("diff:\n") && e.contains("-    \"c\",") && e.contains("+    \"b\","),
+            "{e}"
         );
     }
 

@@ -11,8 +11,10 @@
 //! `before_each` or the body, the remaining setup is skipped but every `just_after_each`,
 //! `after_each` and cleanup still runs.
 
-use crate::conformance::ConformanceMeta;
+use crate::report::outcome::RunReport;
+use crate::spec::conformance::ConformanceMeta;
 use crate::spec::context::{BoxFuture, SpecContext};
+use crate::spec::suite::{AllBody, FirstBody, Setup, SuiteBody, SuiteContext, SuiteHooks};
 use crate::spec::tag::Tag;
 use std::fmt;
 use std::future::Future;
@@ -40,6 +42,12 @@ pub enum HookKind {
     AfterAll,
     /// A cleanup registered with [`SpecContext::defer_cleanup`].
     Cleanup,
+    /// Runs once per process before the first spec ([`Container::before_suite`]).
+    BeforeSuite,
+    /// Runs once per process after the last spec ([`Container::after_suite`]).
+    AfterSuite,
+    /// Runs with the finished report ([`Container::report_after_suite`]).
+    ReportAfterSuite,
 }
 
 impl fmt::Display for HookKind {
@@ -52,6 +60,9 @@ impl fmt::Display for HookKind {
             HookKind::BeforeAll => "before_all",
             HookKind::AfterAll => "after_all",
             HookKind::Cleanup => "defer_cleanup",
+            HookKind::BeforeSuite => "before_suite",
+            HookKind::AfterSuite => "after_suite",
+            HookKind::ReportAfterSuite => "report_after_suite",
         })
     }
 }
@@ -89,6 +100,9 @@ pub struct Unregistered {
 pub(crate) struct Tree {
     pub nodes: Vec<Node>,
     pub unregistered: Vec<Unregistered>,
+    pub suite: SuiteHooks,
+    /// Suite-level hooks declared below the root: definition errors.
+    pub misplaced_suite_hooks: Vec<(HookKind, &'static Location<'static>)>,
 }
 
 impl Tree {
@@ -107,6 +121,8 @@ impl Tree {
         Tree {
             nodes: vec![root],
             unregistered: Vec::new(),
+            suite: SuiteHooks::default(),
+            misplaced_suite_hooks: Vec::new(),
         }
     }
 }
@@ -188,6 +204,7 @@ impl<'a> Container<'a> {
         self.tree.nodes.len() - 1
     }
 
+    #[track_caller]
     fn nest(
         &mut self,
         text: String,
@@ -225,6 +242,15 @@ impl<'a> Container<'a> {
         self.nest(text.into(), false, define)
     }
 
+    /// A group of specs that share `tag` (and whatever else is chained on the returned handle)
+    /// but add no text to their names: `s.tagged(sig("node"), |s| { … })` names its specs
+    /// `[sig-node] Pods …`, exactly as if the tag were on each of their outermost containers.
+    /// Hooks declared in the group apply to every spec in it, as in any container.
+    #[track_caller]
+    pub fn tagged(&mut self, tag: Tag, define: impl FnOnce(&mut Container)) -> NodeHandle<'_> {
+        self.nest(String::new(), false, define).tag(tag)
+    }
+
     /// An ordered container: its specs run one after another in definition order, never
     /// concurrently or shuffled; `before_all`/`after_all` may be declared directly in it; after a
     /// failure the remaining specs are skipped. The whole container is one scheduling unit (and
@@ -252,7 +278,9 @@ impl<'a> Container<'a> {
         }
     }
 
-    /// A table: one body, many entries, each entry a spec named by its description.
+    /// A table: one body, many entries, each entry a spec named by its description. Each
+    /// [`Table::entry`] returns a [`TableEntry`] to tag or time out that entry, from which more
+    /// entries can be chained: `.entry("a", 1).tag(Tag::Slow).entry("b", 2)`.
     #[track_caller]
     pub fn table<T, F, Fut>(&mut self, text: impl Into<String>, body: F) -> Table<'_, T>
     where
@@ -337,6 +365,80 @@ impl<'a> Container<'a> {
         self.hook(HookKind::AfterAll, f)
     }
 
+    /// Whether a suite-level hook may be declared here (only at the root); records the error
+    /// otherwise.
+    fn at_root(&mut self, kind: HookKind, location: &'static Location<'static>) -> bool {
+        if self.node != 0 {
+            self.tree.misplaced_suite_hooks.push((kind, location));
+        }
+        self.node == 0
+    }
+
+    /// Runs once per process before the first spec, outside every spec's time (Ginkgo's
+    /// `BeforeSuite`; see [`crate::spec::suite`]). Only at the root of a registration.
+    #[track_caller]
+    pub fn before_suite<F, Fut>(&mut self, f: F)
+    where
+        F: Fn(SuiteContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let location = Location::caller();
+        if self.at_root(HookKind::BeforeSuite, location) {
+            let body: SuiteBody = Arc::new(move |cx| Box::pin(f(cx)));
+            self.tree.suite.setup.push((Setup::Each(body), location));
+        }
+    }
+
+    /// `first` runs once for the whole run — also when every spec runs in a process of its
+    /// own, as under `cargo nextest` — and its bytes are handed to `all`, which runs in every
+    /// process before the first spec (Ginkgo's `SynchronizedBeforeSuite`). Only at the root.
+    #[track_caller]
+    pub fn synchronized_before_suite<F1, Fut1, F2, Fut2>(&mut self, first: F1, all: F2)
+    where
+        F1: Fn(SuiteContext) -> Fut1 + Send + Sync + 'static,
+        Fut1: Future<Output = anyhow::Result<Vec<u8>>> + Send + 'static,
+        F2: Fn(SuiteContext, Vec<u8>) -> Fut2 + Send + Sync + 'static,
+        Fut2: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let location = Location::caller();
+        if self.at_root(HookKind::BeforeSuite, location) {
+            let first: FirstBody = Arc::new(move |cx| Box::pin(first(cx)));
+            let all: AllBody = Arc::new(move |cx, data| Box::pin(all(cx, data)));
+            self.tree
+                .suite
+                .setup
+                .push((Setup::Synchronized(first, all), location));
+        }
+    }
+
+    /// Runs once per process after the last spec, whatever the outcome (Ginkgo's
+    /// `AfterSuite`). Only at the root.
+    #[track_caller]
+    pub fn after_suite<F, Fut>(&mut self, f: F)
+    where
+        F: Fn(SuiteContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let location = Location::caller();
+        if self.at_root(HookKind::AfterSuite, location) {
+            let body: SuiteBody = Arc::new(move |cx| Box::pin(f(cx)));
+            self.tree.suite.teardown.push((body, location));
+        }
+    }
+
+    /// Runs with the finished report of the run, before it is written (Ginkgo's
+    /// `ReportAfterSuite`): for custom report formats or notifications. Only at the root.
+    #[track_caller]
+    pub fn report_after_suite<F>(&mut self, f: F)
+    where
+        F: Fn(&RunReport) -> anyhow::Result<()> + Send + Sync + 'static,
+    {
+        let location = Location::caller();
+        if self.at_root(HookKind::ReportAfterSuite, location) {
+            self.tree.suite.report.push((Arc::new(f), location));
+        }
+    }
+
     /// Records a spec (or group) that a generator chose not to register, with the reason.
     pub fn not_registered(&mut self, name: impl Into<String>, reason: impl Into<String>) {
         self.tree.unregistered.push(Unregistered {
@@ -352,28 +454,27 @@ pub struct Table<'a, T> {
     body: Arc<dyn Fn(SpecContext, T) -> BoxFuture + Send + Sync>,
 }
 
-impl<T: Clone + Send + Sync + 'static> Table<'_, T> {
+impl<'a, T: Clone + Send + Sync + 'static> Table<'a, T> {
     /// Adds an entry: a spec named `description` that runs the table body with `value`.
     #[track_caller]
-    pub fn entry(&mut self, description: impl Into<String>, value: T) -> &mut Self {
-        self.entry_tagged(description, [], value)
+    pub fn entry(&mut self, description: impl Into<String>, value: T) -> TableEntry<'_, 'a, T> {
+        let f = self.body.clone();
+        let body: Body = Arc::new(move |cx| f(cx, value.clone()));
+        let node = self
+            .container
+            .push(description.into(), Some(body), false, Location::caller());
+        TableEntry { table: self, node }
     }
 
-    /// Adds an entry with tags of its own.
+    /// Adds an entry with tags of its own; the same as `entry(description, value).tags(tags)`.
     #[track_caller]
     pub fn entry_tagged(
         &mut self,
         description: impl Into<String>,
         tags: impl IntoIterator<Item = Tag>,
         value: T,
-    ) -> &mut Self {
-        let f = self.body.clone();
-        let body: Body = Arc::new(move |cx| f(cx, value.clone()));
-        let node = self
-            .container
-            .push(description.into(), Some(body), false, Location::caller());
-        self.container.tree.nodes[node].tags.extend(tags);
-        self
+    ) -> TableEntry<'_, 'a, T> {
+        self.entry(description, value).tags(tags)
     }
 
     /// Tags the whole table.
@@ -382,5 +483,56 @@ impl<T: Clone + Send + Sync + 'static> Table<'_, T> {
             .tags
             .push(tag);
         self
+    }
+}
+
+/// A just-added table entry, to attach tags and a timeout to (like the [`NodeHandle`] of a
+/// spec); further entries can be chained from it.
+pub struct TableEntry<'t, 'a, T> {
+    table: &'t mut Table<'a, T>,
+    node: usize,
+}
+
+impl<'t, 'a, T: Clone + Send + Sync + 'static> TableEntry<'t, 'a, T> {
+    fn handle(&mut self) -> NodeHandle<'_> {
+        NodeHandle {
+            tree: self.table.container.tree,
+            node: self.node,
+        }
+    }
+
+    /// Adds a tag to this entry only; it appears in the entry's full name and labels.
+    pub fn tag(mut self, tag: Tag) -> Self {
+        self.handle().tag(tag);
+        self
+    }
+
+    /// Adds several tags to this entry.
+    pub fn tags(mut self, tags: impl IntoIterator<Item = Tag>) -> Self {
+        self.handle().tags(tags);
+        self
+    }
+
+    /// Overrides the per-spec timeout (setup and body) for this entry.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.handle().timeout(timeout);
+        self
+    }
+
+    /// Adds the next entry of the same table; see [`Table::entry`].
+    #[track_caller]
+    pub fn entry(self, description: impl Into<String>, value: T) -> TableEntry<'t, 'a, T> {
+        self.table.entry(description, value)
+    }
+
+    /// Adds the next entry of the same table, with tags; see [`Table::entry_tagged`].
+    #[track_caller]
+    pub fn entry_tagged(
+        self,
+        description: impl Into<String>,
+        tags: impl IntoIterator<Item = Tag>,
+        value: T,
+    ) -> TableEntry<'t, 'a, T> {
+        self.table.entry_tagged(description, tags, value)
     }
 }

@@ -8,4 +8,5 @@ pub mod container;
 pub mod context;
 pub mod registry;
 pub mod skip;
+pub mod suite;
 pub mod tag;

@@ -6,6 +6,7 @@
 
 use crate::config::param::Params;
 use crate::spec::container::{Container, Hook, HookKind, Tree, Unregistered};
+use crate::spec::suite::SuiteHooks;
 use crate::spec::tag::{Labels, Tag, reserved_tag_for};
 use std::collections::{BTreeSet, HashMap};
 use std::panic::Location;
@@ -181,6 +182,8 @@ pub struct Spec {
 pub struct SpecSet {
     /// The specs, sorted by full name (the stable `--list` order).
     pub specs: Vec<Spec>,
+    /// Suite-level hooks of every registration, in registration order.
+    pub suite: SuiteHooks,
     /// Combinations generators chose not to register.
     pub unregistered: Vec<Unregistered>,
 }
@@ -288,9 +291,21 @@ impl Registry {
             }
         }
         let mut set = SpecSet::default();
+        for t in &self.hooks {
+            set.suite.extend(&t.suite);
+        }
         let mut groups = 0usize;
         for tree in &self.trees {
             set.unregistered.extend(tree.unregistered.iter().cloned());
+            set.suite.extend(&tree.suite);
+            for (hook, location) in &tree.misplaced_suite_hooks {
+                self.errors.push(DefinitionError::MisplacedHook {
+                    hook: *hook,
+                    location: loc(location),
+                    reason: "is inside a container; suite-level hooks belong at the root of a registration"
+                        .into(),
+                });
+            }
             flatten(
                 tree,
                 &self.features,
@@ -485,7 +500,7 @@ fn flatten(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::tag::{feature, sig};
+    use crate::spec::tag::{feature, label, sig};
 
     fn ok(_: crate::SpecContext) -> std::future::Ready<anyhow::Result<()>> {
         std::future::ready(Ok(()))
@@ -521,6 +536,92 @@ mod tests {
         );
         let labels: Vec<_> = set.specs[1].info.labels.iter().collect();
         assert_eq!(labels, ["Feature:SELinux", "sig-storage"]);
+    }
+
+    #[test]
+    fn a_tagged_group_names_and_labels_specs_like_an_empty_describe() {
+        fn group(s: &mut Container) {
+            s.describe("Pods", |s| {
+                s.it("run", ok);
+                s.it("stop", ok).tag(Tag::Slow);
+            });
+            s.it("are listed", ok);
+        }
+        let facts = |define: fn(&mut Container)| {
+            let mut r = Registry::new();
+            r.add(|s| {
+                define(s);
+                s.it("stands alone", ok);
+            });
+            let set = r.build().unwrap();
+            set.specs
+                .iter()
+                .map(|s| {
+                    let labels: Vec<String> = s.info.labels.iter().map(str::to_string).collect();
+                    (s.info.name.clone(), labels)
+                })
+                .collect::<Vec<_>>()
+        };
+        let old = facts(|s| {
+            s.describe("", group).tag(sig("node")).tag(Tag::Serial);
+        });
+        let new = facts(|s| {
+            s.tagged(sig("node"), group).tag(Tag::Serial);
+        });
+        assert_eq!(new, old);
+        let names: Vec<_> = new.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "[sig-node] [Serial] Pods run",
+                "[sig-node] [Serial] Pods stop [Slow]",
+                "[sig-node] [Serial] are listed",
+                "stands alone",
+            ]
+        );
+        assert_eq!(new[1].1, ["Serial", "Slow", "sig-node"]);
+        assert!(new[3].1.is_empty());
+    }
+
+    #[test]
+    fn table_entries_take_their_own_tags_and_timeouts() {
+        let mut r = Registry::new();
+        r.add(|s| {
+            s.table("parses", |_, _: u32| std::future::ready(Ok(())))
+                .tag(Tag::LinuxOnly)
+                .entry("one", 1)
+                .tag(Tag::Slow)
+                .timeout(Duration::from_secs(7))
+                .entry("two", 2)
+                .entry_tagged("three", [Tag::Serial], 3)
+                .tags([label("size:large")]);
+        });
+        let set = r.build().unwrap();
+        let facts: Vec<_> = set
+            .specs
+            .iter()
+            .map(|s| {
+                let labels: Vec<&str> = s.info.labels.iter().collect();
+                (s.info.name.as_str(), labels, s.info.timeout)
+            })
+            .collect();
+        assert_eq!(
+            facts,
+            [
+                (
+                    "parses [LinuxOnly] one [Slow]",
+                    vec!["LinuxOnly", "Slow"],
+                    Some(Duration::from_secs(7))
+                ),
+                (
+                    "parses [LinuxOnly] three [Serial] [size:large]",
+                    vec!["LinuxOnly", "Serial", "size:large"],
+                    None
+                ),
+                ("parses [LinuxOnly] two", vec!["LinuxOnly"], None),
+            ]
+        );
+        assert!(set.specs[1].info.serial);
     }
 
     #[test]

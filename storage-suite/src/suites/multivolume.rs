@@ -95,22 +95,17 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     );
 
     let text = "should access to two volumes with the same volume mode and retain data across pod recreation on different node";
-    if info.has(Capability::SingleNodeVolume) {
-        sc.drop_spec(
-            s,
-            text,
-            format!(
-                "driver {} only supports single-node volumes (capability `singleNodeVolume`)",
-                info.name
-            ),
-        );
-    } else {
-        sc.it(s, text, move |cx, driver, pattern| async move {
-            let config = volume::setup(&cx, &driver).await?;
-            let nodes = two_driver_nodes(&config).await?;
-            two_volumes_across_pods(&cx, &driver, &config, [&pattern, &pattern], Some(nodes)).await
-        });
-    }
+    let missing = info.has(Capability::SingleNodeVolume).then(|| {
+        format!(
+            "driver {} only supports single-node volumes (capability `singleNodeVolume`)",
+            info.name
+        )
+    });
+    sc.it_unless(s, text, missing, move |cx, driver, pattern| async move {
+        let config = volume::setup(&cx, &driver).await?;
+        let nodes = two_driver_nodes(&config).await?;
+        two_volumes_across_pods(&cx, &driver, &config, [&pattern, &pattern], Some(nodes)).await
+    });
 
     let text = "should access to two volumes with different volume mode and retain data across pod recreation on the same node";
     let missing = (sc.pattern.vol_mode == VolMode::Filesystem)

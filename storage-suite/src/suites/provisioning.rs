@@ -74,7 +74,7 @@ fn define(s: &mut Container, sc: &SuiteContext) {
     let snapshots_refused = sc
         .driver
         .skip_unsupported(&patterns::dynamic_snapshot_delete());
-    if let Some(r) = snapshots_refused
+    let missing = snapshots_refused
         .or_else(|| {
             needs(
                 sc.driver.as_ref(),
@@ -87,132 +87,114 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 .as_snapshottable()
                 .is_none()
                 .then(|| format!("driver {} has no snapshot class", info.name))
-        })
-    {
-        sc.drop_spec(s, text, r);
-    } else {
-        sc.it(s, text, move |cx, driver, pattern| async move {
-            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-            let claim = vol.claim.clone().context("claim")?;
-            volume::write_volume(&cx, &config, "writer", &vol, "before-snapshot").await?;
-            let snap =
-                volume::create_snapshot(&cx, driver.as_ref(), &config, &claim, "Delete").await?;
-            let snap_name = snap.metadata.name.clone().unwrap_or_default();
-            cx.by("changing the source after the snapshot");
-            volume::write_volume(&cx, &config, "changer", &vol, "after-snapshot").await?;
-            let source = volume::snapshot_source(&snap_name);
-            let out =
-                volume::read_new_claim(&cx, driver.as_ref(), &config, &vol, "restored", source)
-                    .await?;
-            expect(out)
-                .described_as("data in the restored claim")
-                .to_equal("before-snapshot".to_string())?;
-            Ok(())
         });
-    }
+    sc.it_unless(s, text, missing, move |cx, driver, pattern| async move {
+        let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+        let claim = vol.claim.clone().context("claim")?;
+        volume::write_volume(&cx, &config, "writer", &vol, "before-snapshot").await?;
+        let snap = volume::create_snapshot(&cx, driver.as_ref(), &config, &claim, "Delete").await?;
+        let snap_name = snap.metadata.name.clone().unwrap_or_default();
+        cx.by("changing the source after the snapshot");
+        volume::write_volume(&cx, &config, "changer", &vol, "after-snapshot").await?;
+        let source = volume::snapshot_source(&snap_name);
+        let out =
+            volume::read_new_claim(&cx, driver.as_ref(), &config, &vol, "restored", source).await?;
+        expect(out)
+            .described_as("data in the restored claim")
+            .to_equal("before-snapshot".to_string())?;
+        Ok(())
+    });
 
     let text = "should provision storage with pvc data source";
-    if let Some(r) = needs(
+    let missing = needs(
         sc.driver.as_ref(),
         Capability::PvcDataSource,
         "cloning from a PVC",
-    ) {
-        sc.drop_spec(s, text, r);
-    } else {
-        sc.it(s, text, move |cx, driver, pattern| async move {
-            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-            let claim = vol.claim.clone().context("claim")?;
-            volume::write_volume(&cx, &config, "writer", &vol, "cloned-data").await?;
-            let source = volume::claim_source(&claim);
-            let out = volume::read_new_claim(&cx, driver.as_ref(), &config, &vol, "clone", source)
-                .await?;
-            expect(out)
-                .described_as("data in the clone")
-                .to_equal("cloned-data".to_string())?;
-            Ok(())
-        });
-    }
+    );
+    sc.it_unless(s, text, missing, move |cx, driver, pattern| async move {
+        let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+        let claim = vol.claim.clone().context("claim")?;
+        volume::write_volume(&cx, &config, "writer", &vol, "cloned-data").await?;
+        let source = volume::claim_source(&claim);
+        let out =
+            volume::read_new_claim(&cx, driver.as_ref(), &config, &vol, "clone", source).await?;
+        expect(out)
+            .described_as("data in the clone")
+            .to_equal("cloned-data".to_string())?;
+        Ok(())
+    });
 
     let text = "should provision storage with mount options";
-    if info.supported_mount_options.is_empty() {
-        sc.drop_spec(
-            s,
-            text,
-            format!("driver {} declares no supported mount options", info.name),
-        );
+    let missing = if info.supported_mount_options.is_empty() {
+        Some(format!(
+            "driver {} declares no supported mount options",
+            info.name
+        ))
     } else if block {
-        sc.drop_spec(s, text, "mount options apply to file system volumes only");
+        Some("mount options apply to file system volumes only".to_string())
     } else {
-        sc.it(s, text, move |cx, driver, pattern| async move {
-            let config = volume::setup(&cx, &driver).await?;
-            let info = driver.driver_info();
-            let options: Vec<String> = info
-                .supported_mount_options
-                .union(&info.required_mount_options)
-                .cloned()
-                .collect();
-            cx.by(format!("provisioning with mount options {options:?}"));
-            let class = volume::create_adjusted_storage_class(
-                driver.as_ref(),
-                &config,
-                &pattern,
-                None,
-                |sc| sc.mount_options = Some(options.clone()),
-            )
+        None
+    };
+    sc.it_unless(s, text, missing, move |cx, driver, pattern| async move {
+        let config = volume::setup(&cx, &driver).await?;
+        let info = driver.driver_info();
+        let options: Vec<String> = info
+            .supported_mount_options
+            .union(&info.required_mount_options)
+            .cloned()
+            .collect();
+        cx.by(format!("provisioning with mount options {options:?}"));
+        let class =
+            volume::create_adjusted_storage_class(driver.as_ref(), &config, &pattern, None, |sc| {
+                sc.mount_options = Some(options.clone())
+            })
             .await?;
-            let class = class.metadata.name.unwrap_or_default();
-            let claim = volume::claim(
-                "mount-options",
-                &class,
-                &info.access_mode(),
-                &info.claim_size(),
-                VolMode::Filesystem,
-                None,
-            )?;
-            volume::create_claim(&config, &claim).await?;
-            let source =
-                serde_json::json!({"persistentVolumeClaim": {"claimName": "mount-options"}});
-            let out = volume::run_script(
-                &cx,
-                &config,
-                "mount-options",
-                &source,
-                &format!(
-                    "{} && cat {MOUNT_PATH}/data && grep ' {MOUNT_PATH} ' /proc/mounts",
-                    volume::write_file("data", "with-options")
-                ),
-            )
+        let class = class.metadata.name.unwrap_or_default();
+        let claim = volume::Claim::for_driver("mount-options", info)
+            .storage_class(class)
+            .build()?;
+        volume::create_claim(&config, &claim).await?;
+        let source = serde_json::json!({"persistentVolumeClaim": {"claimName": "mount-options"}});
+        let out = volume::run_script(
+            &cx,
+            &config,
+            "mount-options",
+            &source,
+            &format!(
+                "{} && cat {MOUNT_PATH}/data && grep ' {MOUNT_PATH} ' /proc/mounts",
+                volume::write_file("data", "with-options")
+            ),
+        )
+        .await?;
+        let mut lines = out.lines();
+        expect(lines.next().map(str::to_string))
+            .described_as("data read back through the mount")
+            .to_equal(Some("with-options".to_string()))?;
+        let mount = lines.next().unwrap_or_default().to_string();
+        let flags: Vec<&str> = mount
+            .split_whitespace()
+            .nth(3)
+            .unwrap_or_default()
+            .split(',')
+            .collect();
+        for option in &options {
+            expect(flags.contains(&option.as_str()))
+                .described_as(format!("option {option} in the pod's mount `{mount}`"))
+                .to_equal(true)?;
+        }
+        let pvc = volume::wait_bound(&config, "mount-options").await?;
+        let pv_name = pvc
+            .spec
+            .and_then(|s| s.volume_name)
+            .context("no volume name")?;
+        let pv = config
+            .framework
+            .api_all::<PersistentVolume>()
+            .get(&pv_name)
             .await?;
-            let mut lines = out.lines();
-            expect(lines.next().map(str::to_string))
-                .described_as("data read back through the mount")
-                .to_equal(Some("with-options".to_string()))?;
-            let mount = lines.next().unwrap_or_default().to_string();
-            let flags: Vec<&str> = mount
-                .split_whitespace()
-                .nth(3)
-                .unwrap_or_default()
-                .split(',')
-                .collect();
-            for option in &options {
-                expect(flags.contains(&option.as_str()))
-                    .described_as(format!("option {option} in the pod's mount `{mount}`"))
-                    .to_equal(true)?;
-            }
-            let pvc = volume::wait_bound(&config, "mount-options").await?;
-            let pv_name = pvc
-                .spec
-                .and_then(|s| s.volume_name)
-                .context("no volume name")?;
-            let pv = config
-                .framework
-                .api_all::<PersistentVolume>()
-                .get(&pv_name)
-                .await?;
-            expect(pv.spec.and_then(|s| s.mount_options))
-                .described_as(format!("mount options of volume {pv_name}"))
-                .to_equal(Some(options.clone()))?;
-            Ok(())
-        });
-    }
+        expect(pv.spec.and_then(|s| s.mount_options))
+            .described_as(format!("mount options of volume {pv_name}"))
+            .to_equal(Some(options.clone()))?;
+        Ok(())
+    });
 }

@@ -1,6 +1,6 @@
 use super::needs;
 use crate::capability::Capability;
-use crate::pattern::{VolMode, patterns};
+use crate::pattern::patterns;
 use crate::suite::{SuiteContext, TestSuite};
 use crate::volume;
 use k8s_openapi::api::core::v1::Pod;
@@ -33,14 +33,11 @@ fn define(s: &mut Container, sc: &SuiteContext) {
             let f = config.framework.clone();
             let sc = volume::create_storage_class(driver.as_ref(), &config, &pattern, None).await?;
             let class = sc.metadata.name.unwrap_or_default();
-            let claim = volume::claim(
-                "rwop",
-                &class,
-                "ReadWriteOncePod",
-                &driver.driver_info().claim_size(),
-                VolMode::Filesystem,
-                None,
-            )?;
+            let claim = volume::Claim::new("rwop")
+                .storage_class(class)
+                .access_modes(["ReadWriteOncePod"])
+                .size(driver.driver_info().claim_size())
+                .build()?;
             volume::create_claim(&config, &claim).await?;
             let source = serde_json::json!({"persistentVolumeClaim": {"claimName": "rwop"}});
             let pods = f.api::<Pod>();

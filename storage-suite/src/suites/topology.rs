@@ -53,15 +53,10 @@ async fn claim_in_segment(
     })
     .await?;
     let class = sc.metadata.name.unwrap_or_default();
-    let info = driver.driver_info();
-    let claim = volume::claim(
-        name,
-        &class,
-        &info.access_mode(),
-        &info.claim_size(),
-        pattern.vol_mode,
-        None,
-    )?;
+    let claim = volume::Claim::for_driver(name, driver.driver_info())
+        .storage_class(class)
+        .volume_mode(pattern.vol_mode)
+        .build()?;
     volume::create_claim(config, &claim).await?;
     Ok(())
 }

@@ -158,65 +158,59 @@ fn define(s: &mut Container, sc: &SuiteContext) {
         return;
     }
     let offline = "Verify if offline PVC expansion works";
-    if let Some(r) = needs(
+    let missing = needs(
         sc.driver.as_ref(),
         Capability::OfflineExpansion,
         "offline expansion",
-    ) {
-        sc.drop_spec(s, offline, r);
-    } else {
-        sc.it(s, offline, move |cx, driver, pattern| async move {
-            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-            let claim = vol.claim.clone().context("claim")?;
-            volume::write_volume(&cx, &config, "writer", &vol, "before-resize").await?;
-            let bigger = grow(&driver.driver_info().claim_size());
-            cx.by(format!(
-                "expanding claim {claim} to {bigger} while no pod uses it"
-            ));
-            resize(&config.framework.api(), &claim, &bigger).await?;
-            let pending = wait_resized(&config, &claim, &bigger, true).await?;
-            check_after_resize(&cx, &config, &vol, &bigger, "before-resize").await?;
-            if pending {
-                cx.by("the node side of the resize ran when the reader used the volume");
-                wait_capacity(&config, &claim, &bigger).await?;
-            }
-            Ok(())
-        });
-    }
+    );
+    sc.it_unless(s, offline, missing, move |cx, driver, pattern| async move {
+        let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+        let claim = vol.claim.clone().context("claim")?;
+        volume::write_volume(&cx, &config, "writer", &vol, "before-resize").await?;
+        let bigger = grow(&driver.driver_info().claim_size());
+        cx.by(format!(
+            "expanding claim {claim} to {bigger} while no pod uses it"
+        ));
+        resize(&config.framework.api(), &claim, &bigger).await?;
+        let pending = wait_resized(&config, &claim, &bigger, true).await?;
+        check_after_resize(&cx, &config, &vol, &bigger, "before-resize").await?;
+        if pending {
+            cx.by("the node side of the resize ran when the reader used the volume");
+            wait_capacity(&config, &claim, &bigger).await?;
+        }
+        Ok(())
+    });
     let online = "should resize volume when PVC is edited while pod is using it";
-    if let Some(r) = needs(
+    let missing = needs(
         sc.driver.as_ref(),
         Capability::OnlineExpansion,
         "online expansion",
-    ) {
-        sc.drop_spec(s, online, r);
-    } else {
-        sc.it(s, online, move |cx, driver, pattern| async move {
-            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-            let claim = vol.claim.clone().context("claim")?;
-            let f = config.framework.clone();
-            let pod = volume::pod_with_modes(
-                &config,
-                "user",
-                &[("volume1", &vol.source, vol.mode)],
-                &format!("{} && sleep 3600", volume::write_data(vol.mode, "in-use")),
-            )?;
-            f.api::<Pod>().create(&PostParams::default(), &pod).await?;
-            f.wait_for_pod_running("user").await?;
-            let bigger = grow(&driver.driver_info().claim_size());
-            cx.by(format!(
-                "expanding claim {claim} to {bigger} while pod `user` uses it"
-            ));
-            resize(&f.api(), &claim, &bigger).await?;
-            wait_capacity(&config, &claim, &bigger).await?;
-            let running = f.api::<Pod>().get("user").await?;
-            expect(running.status.and_then(|s| s.phase))
-                .described_as("phase of the pod using the claim")
-                .to_equal(Some("Running".to_string()))?;
-            volume::delete_pod(&config, "user").await?;
-            check_after_resize(&cx, &config, &vol, &bigger, "in-use").await
-        });
-    }
+    );
+    sc.it_unless(s, online, missing, move |cx, driver, pattern| async move {
+        let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+        let claim = vol.claim.clone().context("claim")?;
+        let f = config.framework.clone();
+        let pod = volume::pod_with_modes(
+            &config,
+            "user",
+            &[("volume1", &vol.source, vol.mode)],
+            &format!("{} && sleep 3600", volume::write_data(vol.mode, "in-use")),
+        )?;
+        f.api::<Pod>().create(&PostParams::default(), &pod).await?;
+        f.wait_for_pod_running("user").await?;
+        let bigger = grow(&driver.driver_info().claim_size());
+        cx.by(format!(
+            "expanding claim {claim} to {bigger} while pod `user` uses it"
+        ));
+        resize(&f.api(), &claim, &bigger).await?;
+        wait_capacity(&config, &claim, &bigger).await?;
+        let running = f.api::<Pod>().get("user").await?;
+        expect(running.status.and_then(|s| s.phase))
+            .described_as("phase of the pod using the claim")
+            .to_equal(Some("Running".to_string()))?;
+        volume::delete_pod(&config, "user").await?;
+        check_after_resize(&cx, &config, &vol, &bigger, "in-use").await
+    });
 }
 
 #[cfg(test)]

@@ -33,60 +33,49 @@ fn define(s: &mut Container, sc: &SuiteContext) {
 
     let has_block = sc.driver.driver_info().has(Capability::Block);
     let text = "should fail in binding dynamic provisioned PV to PVC";
-    if has_block {
-        sc.drop_spec(s, text, format!("driver {name} supports block volumes"));
+    let missing = if has_block {
+        Some(format!("driver {name} supports block volumes"))
     } else if !(block && dynamic) {
-        sc.drop_spec(
-            s,
-            text,
-            "only for dynamic block volumes of a driver without block support",
-        );
+        Some("only for dynamic block volumes of a driver without block support".to_string())
     } else {
-        sc.it(s, text, move |cx, driver, pattern| async move {
-            let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
-            let claim = vol.claim.context("a dynamic PV pattern makes a claim")?;
-            cx.by("waiting for the provisioner to refuse the block claim");
-            let message = volume::wait_for_event(
-                &config,
-                &claim,
-                "ProvisioningFailed",
-                "",
-                config.framework.timeouts().claim_provision,
-            )
+        None
+    };
+    let refused = sc.it_unless(s, text, missing, move |cx, driver, pattern| async move {
+        let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
+        let claim = vol.claim.context("a dynamic PV pattern makes a claim")?;
+        cx.by("waiting for the provisioner to refuse the block claim");
+        let message = volume::wait_for_event(
+            &config,
+            &claim,
+            "ProvisioningFailed",
+            "",
+            config.framework.timeouts().claim_provision,
+        )
+        .await?;
+        cx.by(format!("provisioning failed: {message}"));
+        let pvc = config
+            .framework
+            .api::<PersistentVolumeClaim>()
+            .get(&claim)
             .await?;
-            cx.by(format!("provisioning failed: {message}"));
-            let pvc = config
-                .framework
-                .api::<PersistentVolumeClaim>()
-                .get(&claim)
-                .await?;
-            expect(pvc.status.and_then(|s| s.phase))
-                .described_as("phase of the refused block claim")
-                .to_equal(Some("Pending".to_string()))?;
-            Ok(())
-        })
-        .tag(Tag::Slow)
-        .tag(Tag::LinuxOnly);
+        expect(pvc.status.and_then(|s| s.phase))
+            .described_as("phase of the refused block claim")
+            .to_equal(Some("Pending".to_string()))?;
+        Ok(())
+    });
+    if let Some(spec) = refused {
+        spec.tag(Tag::Slow).tag(Tag::LinuxOnly);
     }
 
-    if block && !has_block {
-        // The other specs need a block volume, which the driver cannot make.
-        for text in [
-            "should fail to use a volume in a pod with mismatched mode",
-            "should not mount / map unused volumes in a pod",
-        ] {
-            sc.drop_spec(
-                s,
-                text,
-                format!("driver {name} does not support block volumes (capability `block`)"),
-            );
-        }
-        return;
-    }
-
-    sc.it(
+    // The other specs need a block volume, which the driver cannot make.
+    let no_block = || {
+        (block && !has_block)
+            .then(|| format!("driver {name} does not support block volumes (capability `block`)"))
+    };
+    let mismatched = sc.it_unless(
         s,
         "should fail to use a volume in a pod with mismatched mode",
+        no_block(),
         move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             // A file system volume asked for as a raw device, or the other way round.
@@ -126,12 +115,15 @@ fn define(s: &mut Container, sc: &SuiteContext) {
                 .to_equal(Some("Pending".to_string()))?;
             Ok(())
         },
-    )
-    .tag(Tag::Slow);
+    );
+    if let Some(spec) = mismatched {
+        spec.tag(Tag::Slow);
+    }
 
-    sc.it(
+    let unused = sc.it_unless(
         s,
         "should not mount / map unused volumes in a pod",
+        no_block(),
         move |cx, driver, pattern| async move {
             let (config, vol) = volume::setup_volume(&cx, &driver, &pattern).await?;
             let pods = config.framework.api::<Pod>();
@@ -167,8 +159,10 @@ fn define(s: &mut Container, sc: &SuiteContext) {
             .to(be_empty())?;
             Ok(())
         },
-    )
-    .tag(Tag::LinuxOnly);
+    );
+    if let Some(spec) = unused {
+        spec.tag(Tag::LinuxOnly);
+    }
 }
 
 /// The node's mount points of CSI volumes (file systems or block devices, as `mode` says) of

@@ -23,6 +23,7 @@ pub fn containerd_spec(layout: &Layout, network: &NodeNetwork) -> ComponentSpec 
         env: Vec::new(),
         log: layout.log("containerd"),
         netns: Some(network.netns_path()),
+        cgroups: network.runtime_cgroup_dirs(),
     }
 }
 
@@ -48,6 +49,7 @@ pub fn agent_specs(
             env: Vec::new(),
             log: layout.log("kubelet"),
             netns: Some(network.netns_path()),
+            cgroups: Vec::new(),
         },
         ComponentSpec {
             name: "kube-proxy".into(),
@@ -59,6 +61,7 @@ pub fn agent_specs(
             env: Vec::new(),
             log: layout.log("kube-proxy"),
             netns: Some(network.netns_path()),
+            cgroups: Vec::new(),
         },
     ]
 }

@@ -3,14 +3,17 @@
 //! The node lives in a network namespace joined to the host by a veth pair: the host end
 //! carries the API server's advertised address, the node end the node's address. Everything
 //! the node changes — bridge, iptables rules, sysctls — stays inside that namespace, and
-//! deleting the namespace removes it. Pods run in a cgroup subtree of their own, so `down` can
-//! find and remove every process and cgroup the node created.
+//! deleting the namespace removes it. Pods run in a cgroup subtree of their own and containerd
+//! (with its shims) in a cgroup beside it, so `down` can find and remove every process and
+//! cgroup the node created.
 //!
 //! Inside, by concept:
 //!
 //! - `packages`: the Debian packages the node needs ([`ensure_packages`]).
 //! - `network`: the node's network namespace and veth pair ([`NodeNetwork`]).
-//! - `cgroup`: the cgroup subtree that holds the node's pods ([`NodeNetwork::cgroup_pids`]).
+//! - `cgroup`: the cgroups that hold the node's pods and its runtime (containerd and its
+//!   shims), by which `down` finds every process the node started ([`NodeNetwork::cgroup_pids`],
+//!   [`NodeNetwork::runtime_pids`], [`kill_cgroups`]).
 //! - `config`: the configuration files of containerd, CNI, kubelet and kube-proxy
 //!   ([`write_configs`], [`containerd_config`]).
 //! - `components`: the command lines of containerd, kubelet and kube-proxy
@@ -28,7 +31,7 @@ mod network;
 mod packages;
 mod teardown;
 
-pub use cgroup::cgroup_hierarchies;
+pub use cgroup::{cgroup_hierarchies, cgroups_for, kill_cgroups};
 pub use components::{agent_specs, containerd_spec};
 pub use config::{containerd_config, write_configs};
 pub use network::NodeNetwork;

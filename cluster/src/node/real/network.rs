@@ -43,7 +43,7 @@ impl NodeNetwork {
             host_link: format!("ke2e{id}"),
             host_ip: Ipv4Addr::new(172, 30, index, 1),
             node_ip: Ipv4Addr::new(172, 30, index, 2),
-            cgroup_root: format!("/kube-e2e-{id}"),
+            cgroup_root: cgroup_root_for(state_dir),
         })
     }
 
@@ -119,7 +119,13 @@ impl NodeNetwork {
     }
 }
 
-/// Eight hex digits identifying a state directory.
+/// The pod cgroup of the real node of the cluster in `state_dir` (what [`NodeNetwork::choose`]
+/// names it), so that a cleanup without the saved state still finds the node's cgroups.
+pub fn cgroup_root_for(state_dir: &Path) -> String {
+    format!("/kube-e2e-{}", short_id(state_dir))
+}
+
+/// Six hex digits identifying a state directory.
 fn short_id(state_dir: &Path) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(state_dir.to_string_lossy().as_bytes());
