@@ -596,11 +596,11 @@ fn nextest_protocol_and_real_nextest() {
         );
     }
 
-    let nextest = cargo_nextest();
+    let nextest = kube_e2e_runner::exec::nextest::cargo_nextest().expect("cargo-nextest");
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let sync_log = tempfile::NamedTempFile::new().unwrap();
     let out = Command::new("cargo")
-        .env("PATH", path_with(nextest.parent().unwrap()))
+        .env("PATH", kube_e2e_runner::exec::nextest::path_with(&nextest))
         .env("NEXTEST_SYNC_LOG", sync_log.path())
         .args([
             "nextest",
@@ -631,53 +631,4 @@ fn nextest_protocol_and_real_nextest() {
         log.lines().filter_map(|l| l.strip_prefix("all ")).collect();
     assert_eq!(firsts, 1, "first ran once for the run: {log}");
     assert_eq!(alls.len(), 2, "all ran in each spec's own process: {log}");
-}
-
-/// The `cargo-nextest` binary: on the PATH, else installed from crates.io into the cache
-/// directory (`KUBE_E2E_CACHE_DIR`, else `~/.cache/kube-e2e`) under `tools/` the first time.
-/// The test never passes without running nextest.
-fn cargo_nextest() -> PathBuf {
-    if let Ok(out) = Command::new("cargo-nextest").arg("--version").output()
-        && out.status.success()
-        && let Ok(path) = which("cargo-nextest")
-    {
-        return path;
-    }
-    let cache = std::env::var_os("KUBE_E2E_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/kube-e2e")
-        });
-    let root = cache.join("tools");
-    let bin = root.join("bin").join("cargo-nextest");
-    if !bin.exists() {
-        println!("installing cargo-nextest into {}", root.display());
-        let out = Command::new("cargo")
-            .args(["install", "cargo-nextest", "--locked", "--root"])
-            .arg(&root)
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "failed to install cargo-nextest into {}: {}",
-            root.display(),
-            text(&out)
-        );
-    }
-    bin
-}
-
-fn which(name: &str) -> Result<PathBuf, ()> {
-    std::env::split_paths(&std::env::var_os("PATH").ok_or(())?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or(())
-}
-
-fn path_with(dir: &Path) -> std::ffi::OsString {
-    let mut dirs = vec![dir.to_path_buf()];
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    std::env::join_paths(dirs).expect("PATH entries without separators")
 }

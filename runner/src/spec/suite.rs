@@ -198,9 +198,7 @@ pub(crate) mod sync {
     }
 
     fn dir(key: &str) -> PathBuf {
-        std::env::temp_dir()
-            .join("kube-e2e-sync")
-            .join(key)
+        std::env::temp_dir().join("kube-e2e-sync").join(key)
     }
 
     const FAILED: &[u8] = b"kube-e2e: synchronized before_suite failed: ";
