@@ -260,9 +260,7 @@ async fn failed_spec_keeps_its_namespace_only_when_asked_and_dumps_it() {
     let out = run(&deleted, &["--focus", "fails on purpose"]);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out));
     assert!(
-        labelled(Api::<Namespace>::all(c.clone()), &deleted)
-            .await
-            .is_empty(),
+        leftovers_after_deletion(&c, &deleted).await.is_empty(),
         "the default policy deletes the failed spec's namespace"
     );
 
