@@ -30,9 +30,12 @@
 //! according to the [`DeletePolicy`]. Deletion does not block the next spec; the runner waits
 //! for all of them before the process exits and reports those that hang.
 
-use crate::images::{Image, ImageError};
+pub use crate::error::FrameworkError;
+pub(crate) use crate::error::error_chain;
+use crate::images::Image;
 use crate::namespace::dump;
 use crate::namespace::{self, NamespaceError, NamespaceSpec, PodSecurity};
+pub use crate::session::DeletePolicy;
 use crate::session::Session;
 use crate::session::provider::ProviderError;
 use crate::spec::container::Container;
@@ -41,79 +44,6 @@ use crate::timeouts::Timeouts;
 use kube::api::Api;
 use kube_e2e_runner::expect::eventually::PollInterval;
 use std::sync::{Arc, Mutex};
-
-/// Errors of setting up and tearing down a [`Framework`].
-#[derive(Debug, thiserror::Error)]
-pub enum FrameworkError {
-    /// Connecting to the cluster failed.
-    #[error(transparent)]
-    Provider(#[from] Box<ProviderError>),
-    /// A namespace operation failed.
-    #[error(transparent)]
-    Namespace(#[from] Box<NamespaceError>),
-    /// The image mapping file is wrong.
-    #[error(transparent)]
-    Images(#[from] ImageError),
-    /// A `framework.*` setting has a bad value.
-    #[error("bad value `{value}` for `{key}`: expected {expected}")]
-    Setting {
-        /// The parameter.
-        key: &'static str,
-        /// The value given.
-        value: String,
-        /// What is allowed.
-        expected: &'static str,
-    },
-    /// `cx.framework()` in a spec whose containers did not call `s.framework(...)`.
-    #[error(
-        "no Framework for this spec: call `s.framework(\"base-name\")` in an enclosing container"
-    )]
-    NotAttached,
-    /// Deleting some namespaces at teardown failed.
-    #[error("failed to delete namespaces: {0}")]
-    Teardown(String),
-}
-
-/// What happens to a spec's namespaces at teardown (`--framework.delete-namespace`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DeletePolicy {
-    /// Always delete.
-    #[default]
-    Delete,
-    /// Delete, except when the spec failed (to inspect it afterwards).
-    KeepOnFailure,
-    /// Never delete.
-    Never,
-}
-
-impl DeletePolicy {
-    /// Parses `delete`, `keep-on-failure` or `never`.
-    ///
-    /// # Errors
-    ///
-    /// [`FrameworkError::Setting`] for anything else.
-    pub fn parse(text: &str) -> Result<Self, FrameworkError> {
-        match text.trim() {
-            "delete" | "always" | "true" => Ok(DeletePolicy::Delete),
-            "keep-on-failure" => Ok(DeletePolicy::KeepOnFailure),
-            "never" | "false" => Ok(DeletePolicy::Never),
-            other => Err(FrameworkError::Setting {
-                key: "framework.delete-namespace",
-                value: other.to_string(),
-                expected: "delete, keep-on-failure or never",
-            }),
-        }
-    }
-
-    /// Whether namespaces are deleted after a spec that `failed` or not.
-    pub fn deletes(self, failed: bool) -> bool {
-        match self {
-            DeletePolicy::Delete => true,
-            DeletePolicy::KeepOnFailure => !failed,
-            DeletePolicy::Never => false,
-        }
-    }
-}
 
 /// How a container's [`Framework`] is made; `"base"` converts into the defaults.
 #[derive(Clone, Debug)]
@@ -422,18 +352,6 @@ async fn create_tracked(
     let name = ns.metadata.name.unwrap_or_default();
     cx.log(format!("namespace {name} created"));
     Ok(name)
-}
-
-/// An error with its sources, joined by `: `.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
 }
 
 async fn teardown(

@@ -53,6 +53,7 @@
 pub use kube_e2e_runner::{config, conformance, exec, expect, report, select, spec};
 
 pub mod conditions;
+pub mod error;
 pub mod framework;
 pub mod images;
 #[cfg(feature = "local")]

@@ -13,7 +13,7 @@
 //!   namespace-delete timeout) and fails the run with the names of those that hang.
 //! - When the run ends, the process-wide [`Session`] is released.
 
-use crate::framework::error_chain;
+use crate::error::error_chain;
 use crate::namespace::{RunSelector, cleanup_leftovers, stuck_namespaces};
 use crate::session::{Session, Settings};
 use kube_e2e_runner::exec::run::{EXIT_CONFIG_ERROR, EXIT_FAILED, EXIT_SUCCESS, SuiteFuture};

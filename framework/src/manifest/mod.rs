@@ -23,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod document;
 pub mod load;
 pub mod patch;
 pub mod target;

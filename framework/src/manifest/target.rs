@@ -23,7 +23,7 @@
 //! ```
 
 use crate::conditions::{crd_established, wait_for};
-use crate::manifest::load::{Document, ManifestError};
+use crate::manifest::document::{Document, ManifestError};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
@@ -86,7 +86,7 @@ pub struct Created {
     /// Whether it is namespaced.
     pub namespaced: bool,
     /// Its document.
-    pub origin: crate::manifest::load::Origin,
+    pub origin: crate::manifest::document::Origin,
 }
 
 /// Where and how manifests are written without a spec; see the [module docs](self).
@@ -363,7 +363,7 @@ fn gvk_of(obj: &DynamicObject) -> GroupVersionKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::load::parse_documents;
+    use crate::manifest::document::parse_documents;
 
     const SET: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, kind: Widget}\n  versions: [{name: v1, served: true, storage: true}]\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n";
 

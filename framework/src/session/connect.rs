@@ -6,7 +6,7 @@
 //! tools and benchmarks build their own with [`Session::connect`].
 
 use crate::config::param::Params;
-use crate::framework::{DeletePolicy, FrameworkError};
+use crate::error::FrameworkError;
 use crate::images::ImageMap;
 use crate::manifest::testfiles::TestFiles;
 use crate::namespace::Deletions;
@@ -95,6 +95,47 @@ crate::param!(
     Some("5m"),
     "at start, report namespaces of earlier runs still Terminating for longer than this, with what keeps them"
 );
+
+/// What happens to a spec's namespaces at teardown (`--framework.delete-namespace`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeletePolicy {
+    /// Always delete.
+    #[default]
+    Delete,
+    /// Delete, except when the spec failed (to inspect it afterwards).
+    KeepOnFailure,
+    /// Never delete.
+    Never,
+}
+
+impl DeletePolicy {
+    /// Parses `delete`, `keep-on-failure` or `never`.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameworkError::Setting`] for anything else.
+    pub fn parse(text: &str) -> Result<Self, FrameworkError> {
+        match text.trim() {
+            "delete" | "always" | "true" => Ok(DeletePolicy::Delete),
+            "keep-on-failure" => Ok(DeletePolicy::KeepOnFailure),
+            "never" | "false" => Ok(DeletePolicy::Never),
+            other => Err(FrameworkError::Setting {
+                key: "framework.delete-namespace",
+                value: other.to_string(),
+                expected: "delete, keep-on-failure or never",
+            }),
+        }
+    }
+
+    /// Whether namespaces are deleted after a spec that `failed` or not.
+    pub fn deletes(self, failed: bool) -> bool {
+        match self {
+            DeletePolicy::Delete => true,
+            DeletePolicy::KeepOnFailure => !failed,
+            DeletePolicy::Never => false,
+        }
+    }
+}
 
 /// Settings of the framework, from the `framework.*` parameters.
 #[derive(Clone, Debug)]

@@ -2,19 +2,13 @@
 //! `--report-dir`: `junit_01.xml` (compact: no output for passed specs), `e2e.log` and
 //! `report.json` (every spec's name, labels, state, duration, attempts, failure and steps).
 
-use crate::spec::container::HookKind;
-use crate::spec::context::Step;
-use crate::spec::registry::SpecInfo;
+use crate::spec::info::{HookKind, SpecInfo, Step, ser_duration};
 use crate::spec::tag::Labels;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 use std::panic::Location;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
-
-pub(crate) fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
 
 /// Writing a report failed.
 #[derive(Debug, thiserror::Error)]
@@ -196,10 +190,7 @@ impl SpecResult {
     }
 }
 
-/// The run's `--report-dir`, as a typed context value of every spec
-/// ([`SpecContext::report_dir`](crate::SpecContext::report_dir)); where failure dumps go.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReportDir(pub Option<PathBuf>);
+pub use crate::report::dir::ReportDir;
 
 /// The `e2e.log` transcript: one line per spec result, failure detail, progress and summary.
 #[derive(Debug, Default)]

@@ -14,58 +14,15 @@
 use crate::report::outcome::RunReport;
 use crate::spec::conformance::ConformanceMeta;
 use crate::spec::context::{BoxFuture, SpecContext};
+pub use crate::spec::info::HookKind;
 use crate::spec::suite::{AllBody, FirstBody, Setup, SuiteBody, SuiteContext, SuiteHooks};
 use crate::spec::tag::Tag;
-use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) type Body = Arc<dyn Fn(SpecContext) -> BoxFuture + Send + Sync>;
-
-/// Which kind of node a hook (or body) is; names the phase in failure messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HookKind {
-    /// Runs before each spec of its container.
-    BeforeEach,
-    /// The spec body (`it`).
-    Body,
-    /// Runs right after each spec's body, before `after_each`; the place to collect diagnostics.
-    JustAfterEach,
-    /// Runs after each spec of its container.
-    AfterEach,
-    /// Runs once before the first spec of an ordered container.
-    BeforeAll,
-    /// Runs once after the last spec of an ordered container.
-    AfterAll,
-    /// A cleanup registered with [`SpecContext::defer_cleanup`].
-    Cleanup,
-    /// Runs once per process before the first spec ([`Container::before_suite`]).
-    BeforeSuite,
-    /// Runs once per process after the last spec ([`Container::after_suite`]).
-    AfterSuite,
-    /// Runs with the finished report ([`Container::report_after_suite`]).
-    ReportAfterSuite,
-}
-
-impl fmt::Display for HookKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HookKind::BeforeEach => "before_each",
-            HookKind::Body => "spec body",
-            HookKind::JustAfterEach => "just_after_each",
-            HookKind::AfterEach => "after_each",
-            HookKind::BeforeAll => "before_all",
-            HookKind::AfterAll => "after_all",
-            HookKind::Cleanup => "defer_cleanup",
-            HookKind::BeforeSuite => "before_suite",
-            HookKind::AfterSuite => "after_suite",
-            HookKind::ReportAfterSuite => "report_after_suite",
-        })
-    }
-}
 
 #[derive(Clone)]
 pub(crate) struct Hook {

@@ -8,6 +8,7 @@
 //! them: a top-level `before_each` (which, as in Ginkgo, applies to every spec) inserts a
 //! `Framework` value, and specs read it back with [`SpecContext::get`].
 
+pub use crate::spec::info::Step;
 use crate::spec::tag::Labels;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -51,16 +52,6 @@ impl std::fmt::Debug for Extensions {
             .field("len", &self.map.len())
             .finish()
     }
-}
-
-/// A step marked with [`SpecContext::by`], as it appears in reports.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Step {
-    /// The step text.
-    pub text: String,
-    /// Time since the spec attempt started.
-    #[serde(serialize_with = "crate::report::outcome::ser_duration")]
-    pub at: Duration,
 }
 
 type Cleanup = (
@@ -259,7 +250,7 @@ impl SpecContext {
 
     /// The run's `--report-dir`, if one was given.
     pub fn report_dir(&self) -> Option<std::path::PathBuf> {
-        self.get::<crate::report::outcome::ReportDir>()
+        self.get::<crate::report::dir::ReportDir>()
             .and_then(|d| d.0.clone())
     }
 

@@ -6,6 +6,7 @@
 pub mod conformance;
 pub mod container;
 pub mod context;
+pub mod info;
 pub mod registry;
 pub mod skip;
 pub mod suite;

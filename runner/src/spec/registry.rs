@@ -6,12 +6,12 @@
 
 use crate::config::param::Params;
 use crate::spec::container::{Container, Hook, HookKind, Tree, Unregistered};
+pub use crate::spec::info::SpecInfo;
 use crate::spec::suite::SuiteHooks;
 use crate::spec::tag::{Labels, Tag, reserved_tag_for};
 use std::collections::{BTreeSet, HashMap};
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What a registration contributes.
 #[derive(Clone, Copy)]
@@ -141,26 +141,6 @@ pub(crate) struct Group {
     pub name: String,
     pub before_all: Vec<Hook>,
     pub after_all: Vec<Hook>,
-}
-
-/// Public facts about a registered spec.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct SpecInfo {
-    /// The full name: container texts, spec text and tags.
-    pub name: String,
-    /// Labels from every tag on the spec and its containers.
-    pub labels: Labels,
-    /// `file:line` of the `it` (or table entry).
-    pub location: String,
-    /// Per-spec timeout override.
-    #[serde(skip)]
-    pub timeout: Option<Duration>,
-    /// `[Serial]` or `[Disruptive]`: runs alone, after the parallel specs.
-    pub serial: bool,
-    /// Name of the ordered container, if in one.
-    pub ordered_container: Option<String>,
-    /// Conformance metadata (`[Conformance]` specs only).
-    pub conformance: Option<crate::conformance::ConformanceMeta>,
 }
 
 /// A registered spec ready to run.
@@ -501,6 +481,7 @@ fn flatten(
 mod tests {
     use super::*;
     use crate::spec::tag::{feature, label, sig};
+    use std::time::Duration;
 
     fn ok(_: crate::SpecContext) -> std::future::Ready<anyhow::Result<()>> {
         std::future::ready(Ok(()))
@@ -513,7 +494,7 @@ mod tests {
         r.add(|s| {
             s.describe("ConfigMap", |s| {
                 s.it("should be consumable via environment variable", ok)
-                    .conformance(crate::conformance::ConformanceMeta {
+                    .conformance(crate::spec::conformance::ConformanceMeta {
                         testname: "ConfigMap, from environment field",
                         description: "A ConfigMap key MUST be readable from the environment.",
                         release: "v1.9",

@@ -1,0 +1,50 @@
+//! [`FrameworkError`]: what can go wrong setting up and tearing down a spec's framework, each
+//! variant naming the thing (setting, namespace, provider, mapping file).
+
+use crate::images::ImageError;
+use crate::namespace::NamespaceError;
+use crate::session::provider::ProviderError;
+
+/// Errors of setting up and tearing down a [`Framework`](crate::Framework).
+#[derive(Debug, thiserror::Error)]
+pub enum FrameworkError {
+    /// Connecting to the cluster failed.
+    #[error(transparent)]
+    Provider(#[from] Box<ProviderError>),
+    /// A namespace operation failed.
+    #[error(transparent)]
+    Namespace(#[from] Box<NamespaceError>),
+    /// The image mapping file is wrong.
+    #[error(transparent)]
+    Images(#[from] ImageError),
+    /// A `framework.*` setting has a bad value.
+    #[error("bad value `{value}` for `{key}`: expected {expected}")]
+    Setting {
+        /// The parameter.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// `cx.framework()` in a spec whose containers did not call `s.framework(...)`.
+    #[error(
+        "no Framework for this spec: call `s.framework(\"base-name\")` in an enclosing container"
+    )]
+    NotAttached,
+    /// Deleting some namespaces at teardown failed.
+    #[error("failed to delete namespaces: {0}")]
+    Teardown(String),
+}
+
+/// An error with its sources, joined by `: `.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
