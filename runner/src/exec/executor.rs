@@ -383,47 +383,35 @@ async fn teardown(
             None => *failure = Some(f),
         }
     };
-    for hook in hooks {
-        let end = run_hook(
-            (hook.body)(cx.clone()),
-            cx,
-            deadline,
-            abandon,
-            Duration::ZERO,
-        )
-        .await;
+    // Teardown hooks in order, then the cleanups LIFO; a step that times out or is interrupted
+    // abandons the rest, which is reported.
+    let mut next_hook = hooks.iter();
+    loop {
+        let (future, kind, location) = match next_hook.next() {
+            Some(hook) => ((hook.body)(cx.clone()), hook.kind, hook.location),
+            None => match cx.pop_cleanup() {
+                Some((cleanup, location)) => (cleanup(), HookKind::Cleanup, location),
+                None => return,
+            },
+        };
+        let end = run_hook(future, cx, deadline, abandon, Duration::ZERO).await;
         let stop = matches!(end, HookEnd::TimedOut | HookEnd::Interrupted);
-        if let Some(f) = failure_of(end, hook.kind, hook.location, cx, sh) {
+        if let Some(f) = failure_of(end, kind, location, cx, sh) {
             record(f);
         }
         if stop {
             let left = std::iter::from_fn(|| cx.pop_cleanup()).count();
             if left > 0 {
+                let more = if kind == HookKind::Cleanup {
+                    "more "
+                } else {
+                    ""
+                };
                 record(Failure::new(
                     HookKind::Cleanup,
-                    hook.location,
+                    location,
                     FailureKind::Interrupted,
-                    format!("{left} cleanup(s) not run"),
-                    None,
-                ));
-            }
-            return;
-        }
-    }
-    while let Some((cleanup, loc)) = cx.pop_cleanup() {
-        let end = run_hook(cleanup(), cx, deadline, abandon, Duration::ZERO).await;
-        let stop = matches!(end, HookEnd::TimedOut | HookEnd::Interrupted);
-        if let Some(f) = failure_of(end, HookKind::Cleanup, loc, cx, sh) {
-            record(f);
-        }
-        if stop {
-            let left = std::iter::from_fn(|| cx.pop_cleanup()).count();
-            if left > 0 {
-                record(Failure::new(
-                    HookKind::Cleanup,
-                    loc,
-                    FailureKind::Interrupted,
-                    format!("{left} more cleanup(s) not run"),
+                    format!("{left} {more}cleanup(s) not run"),
                     None,
                 ));
             }

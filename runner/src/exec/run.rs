@@ -281,6 +281,20 @@ impl Runner {
         self.execute(set, sel)
     }
 
+    /// Ends a run that stopped before its specs: extensions are told, the runtime stops, and the
+    /// exit code is `code` unless a signal stopped it.
+    fn end_early(&self, rt: tokio::runtime::Runtime, interrupts: &Interrupts, code: i32) -> i32 {
+        for ext in &self.extensions {
+            ext.end_run();
+        }
+        rt.shutdown_timeout(std::time::Duration::from_millis(100));
+        if interrupts.signalled() {
+            EXIT_INTERRUPTED
+        } else {
+            code
+        }
+    }
+
     fn base_extensions(&self) -> Extensions {
         let mut ext = Extensions::default();
         ext.insert(self.params.clone());
@@ -382,29 +396,13 @@ impl Runner {
             };
             for ext in &self.extensions {
                 let started = Instant::now();
-                let result = rt.block_on(async {
-                    tokio::select! {
-                        r = ext.before_suite(&suite_run) => r,
-                        _ = interrupts.stop_token().cancelled() => Err(anyhow::anyhow!(
-                            "{}",
-                            interrupts.reason().unwrap_or_else(|| "interrupted".into())
-                        )),
-                    }
-                });
+                let result = rt.block_on(until_stopped(ext.before_suite(&suite_run), &interrupts));
                 if let Err(e) = result {
                     eprintln!(
                         "error: before the suite (after {:.1}s), no spec ran: {e:#}",
                         started.elapsed().as_secs_f64()
                     );
-                    for ext in &self.extensions {
-                        ext.end_run();
-                    }
-                    rt.shutdown_timeout(std::time::Duration::from_millis(100));
-                    return if interrupts.signalled() {
-                        EXIT_INTERRUPTED
-                    } else {
-                        EXIT_CONFIG_ERROR
-                    };
+                    return self.end_early(rt, &interrupts, EXIT_CONFIG_ERROR);
                 }
             }
             let result = rt.block_on(run_setup(&suite_hooks, &suite_cx, &interrupts));
@@ -414,15 +412,7 @@ impl Runner {
             if let Err(e) = result {
                 eprintln!("error: {e:#}; no spec ran");
                 let _ = rt.block_on(run_teardown(&suite_hooks, &suite_cx));
-                for ext in &self.extensions {
-                    ext.end_run();
-                }
-                rt.shutdown_timeout(std::time::Duration::from_millis(100));
-                return if interrupts.signalled() {
-                    EXIT_INTERRUPTED
-                } else {
-                    EXIT_FAILED
-                };
+                return self.end_early(rt, &interrupts, EXIT_FAILED);
             }
             opts.extensions = suite_cx.extensions();
         }
@@ -603,6 +593,20 @@ fn present(r: SpecResult) -> Result<Completion, Failed> {
     }
 }
 
+/// `work`, or an error naming the interrupt (or suite timeout) that stopped it first.
+async fn until_stopped<T>(
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+    interrupts: &Interrupts,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        r = work => r,
+        _ = interrupts.stop_token().cancelled() => Err(anyhow::anyhow!(
+            "{}",
+            interrupts.reason().unwrap_or_else(|| "interrupted".into())
+        )),
+    }
+}
+
 /// Runs the suite's `before_suite` hooks in declaration order, each stopped by an interrupt.
 async fn run_setup(
     hooks: &SuiteHooks,
@@ -622,14 +626,7 @@ async fn run_setup(
                 }
             }
         };
-        let result = tokio::select! {
-            r = run => r,
-            _ = interrupts.stop_token().cancelled() => Err(anyhow::anyhow!(
-                "{}",
-                interrupts.reason().unwrap_or_else(|| "interrupted".into())
-            )),
-        };
-        result.map_err(|e| {
+        until_stopped(run, interrupts).await.map_err(|e| {
             e.context(format!(
                 "before_suite ({location}) failed after {:.1}s",
                 started.elapsed().as_secs_f64()
