@@ -4,8 +4,8 @@
 //!
 //! The cluster here lives in a temporary state directory (so the cluster the test command
 //! started for everything else is not touched), with no `KUBECONFIG`; it is stopped afterwards.
-//! nextest itself builds into `<target>/nextest`, because the outer `cargo test` holds the lock
-//! on the target directory.
+//! nextest builds with `--workspace`, as the test command does, into the same target directory
+//! (cargo releases its lock once the tests run), so it finds everything built already.
 
 use kube_e2e_cluster::LocalCluster;
 use kube_e2e_cluster::process::ProcessState;
@@ -38,7 +38,7 @@ fn quickstart_under_nextest_starts_one_cluster_for_all_its_processes() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let out = Command::new("cargo")
         .env("PATH", kube_e2e_runner::exec::nextest::path_with(&nextest))
-        .env("CARGO_TARGET_DIR", target_dir().join("nextest"))
+        .env("CARGO_TARGET_DIR", target_dir())
         .env("KUBE_E2E_STATE_DIR", &state_dir)
         .env_remove("KUBECONFIG")
         .env_remove("KUBE_E2E_FRAMEWORK_KUBECONFIG")
@@ -46,10 +46,9 @@ fn quickstart_under_nextest_starts_one_cluster_for_all_its_processes() {
         .args([
             "nextest",
             "run",
-            "-p",
-            "kube-e2e-examples",
-            "--test",
-            "quickstart",
+            "--workspace",
+            "-E",
+            "binary_id(kube-e2e-examples::quickstart)",
             "--no-fail-fast",
             "--test-threads",
             "4",
