@@ -713,7 +713,17 @@ fn crds(s: &mut Container) {
             let name = format!("{}.{CRD_GROUP}", ar.plural);
             crds.delete(&name, &DeleteParams::default()).await?;
             f.wait_for_deleted(&crds, &name).await?;
-            expect_status("listing custom resources of a deleted definition", 404, api.list(&ListParams::default())).await
+            // The API server removes the resource's handler shortly after the CRD object is
+            // gone, so the 404 is awaited (as upstream's spec does), not expected at once.
+            let api = &api;
+            eventually("custom resources of the deleted definition to be no longer served", || async move {
+                let lp = ListParams::default();
+                expect_status("listing custom resources of a deleted definition", 404, api.list(&lp)).await
+            })
+            .timeout(Duration::from_secs(60))
+            .within(&cx)
+            .await?;
+            Ok(())
         },
     )
     .conformance(ConformanceMeta {
