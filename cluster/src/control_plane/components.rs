@@ -177,6 +177,11 @@ pub fn control_plane(
         format!("--service-cluster-ip-range={SERVICE_CIDR}"),
         s("--cluster-name=kube-e2e"),
         s("--controllers=*"),
+        // A test cluster creates namespaces in bursts (one per spec); the default client limits
+        // (20 QPS, burst 30) make their ServiceAccounts and root-CA ConfigMaps the bottleneck of
+        // every parallel run (50 namespaces need a second whatever the framework).
+        s("--kube-api-qps=1000"),
+        s("--kube-api-burst=2000"),
         s("--profiling=false"),
     ];
     let sched_config = p(layout.kubeconfig("kube-scheduler"));
