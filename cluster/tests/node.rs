@@ -253,10 +253,11 @@ async fn a_cluster_ip_service_reaches_an_httpd_pod_from_another_pod() {
     let cluster_ip = service.spec.unwrap().cluster_ip.unwrap();
     phase_of(&pods, "web", "Running", 120).await;
     // Debian's static busybox 1.35 `wget` crashes on this VM (SIGSEGV even on the host), so
-    // the client speaks HTTP through `nc`.
+    // the client speaks HTTP through `nc`. Attempts before kube-proxy has programmed the Service
+    // time out; their messages are dropped so that the log holds only the answer.
     let client_script = format!(
         "for i in $(seq 1 60); do \
-           body=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {cluster_ip} 80 | tail -n 1); \
+           body=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {cluster_ip} 80 2>/dev/null | tail -n 1); \
            [ -n \"$body\" ] && echo \"$body\" && exit 0; sleep 1; done; exit 1"
     );
     let spec = json!({"restartPolicy": "Never", "containers": [busybox("client", &client_script)]});
