@@ -25,6 +25,9 @@ pub enum Capability {
     /// Provisioning from a VolumeSnapshot.
     #[serde(rename = "snapshotDataSource")]
     SnapshotDataSource,
+    /// VolumeGroupSnapshots (Kubernetes 1.32+ test suites).
+    #[serde(rename = "groupSnapshot")]
+    GroupSnapshot,
     /// Cloning from a PVC.
     #[serde(rename = "pvcDataSource")]
     PvcDataSource,
@@ -37,6 +40,12 @@ pub enum Capability {
     /// ReadWriteMany.
     #[serde(rename = "RWX")]
     Rwx,
+    /// ReadWriteMany for file-system volumes only (newer upstream releases).
+    #[serde(rename = "RWXFilesystemOnly")]
+    RwxFilesystemOnly,
+    /// ReadWriteMany for raw block volumes only (newer upstream releases).
+    #[serde(rename = "RWXBlockOnly")]
+    RwxBlockOnly,
     /// Controller-side resize.
     #[serde(rename = "controllerExpansion")]
     ControllerExpansion,
@@ -77,17 +86,20 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in upstream's order.
-    pub const ALL: [Capability; 22] = [
+    pub const ALL: [Capability; 25] = [
         Capability::Persistence,
         Capability::Block,
         Capability::FsGroup,
         Capability::VolumeMountGroup,
         Capability::Exec,
         Capability::SnapshotDataSource,
+        Capability::GroupSnapshot,
         Capability::PvcDataSource,
         Capability::OfflineSnapshotClone,
         Capability::MultiPods,
         Capability::Rwx,
+        Capability::RwxFilesystemOnly,
+        Capability::RwxBlockOnly,
         Capability::ControllerExpansion,
         Capability::NodeExpansion,
         Capability::OfflineExpansion,
@@ -111,10 +123,13 @@ impl Capability {
             Capability::VolumeMountGroup => "volumeMountGroup",
             Capability::Exec => "exec",
             Capability::SnapshotDataSource => "snapshotDataSource",
+            Capability::GroupSnapshot => "groupSnapshot",
             Capability::PvcDataSource => "pvcDataSource",
             Capability::OfflineSnapshotClone => "offlineSnapshotClone",
             Capability::MultiPods => "multipods",
             Capability::Rwx => "RWX",
+            Capability::RwxFilesystemOnly => "RWXFilesystemOnly",
+            Capability::RwxBlockOnly => "RWXBlockOnly",
             Capability::ControllerExpansion => "controllerExpansion",
             Capability::NodeExpansion => "nodeExpansion",
             Capability::OfflineExpansion => "offlineExpansion",

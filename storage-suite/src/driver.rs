@@ -8,39 +8,79 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::DynamicObject;
 use kube_e2e::{Framework, Timeouts};
-use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Supported volume sizes (Kubernetes quantities such as `1Mi`); empty means unbounded.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SizeRange {
     /// Smallest size.
-    #[serde(rename = "Min", default)]
     pub min: String,
     /// Largest size.
-    #[serde(rename = "Max", default)]
     pub max: String,
 }
 
-/// Options of the stress suites.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Scale of the volume-stress suite (upstream's `StressTestOptions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StressTestOptions {
-    /// Pods started concurrently.
-    #[serde(rename = "NumPods", default)]
+    /// Pods started concurrently (each may get a volume).
     pub num_pods: u32,
     /// Restarts of each pod.
-    #[serde(rename = "NumRestarts", default)]
     pub num_restarts: u32,
 }
 
-/// Static facts about a driver.
+/// Scale of the snapshottable-stress suite (`VolumeSnapshotStressTestOptions`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VolumeSnapshotStressTestOptions {
+    /// Pods started concurrently, each with a volume.
+    pub num_pods: u32,
+    /// Snapshots taken of each volume.
+    pub num_snapshots: u32,
+}
+
+/// Scale of the volume-modify-stress suite (`VolumeModifyStressTestOptions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VolumeModifyStressTestOptions {
+    /// Pods started concurrently, each with a volume that has a VolumeAttributesClass.
+    pub num_pods: u32,
+}
+
+/// Expected results of a performance measurement (upstream's `Metrics`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PerformanceMetrics {
+    /// Average latency of one operation.
+    pub avg_latency: std::time::Duration,
+    /// Operations per second.
+    pub throughput: f64,
+}
+
+/// How the provisioning-performance suite provisions (`PerformanceTestProvisioningOptions`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProvisioningPerformanceOptions {
+    /// Size of each claim (a quantity).
+    pub volume_size: String,
+    /// Claims created.
+    pub count: u32,
+    /// What a passing run must reach, from claim creation to Bound.
+    pub expected_metrics: Option<PerformanceMetrics>,
+}
+
+/// Parameters of the performance suites (`PerformanceTestOptions`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PerformanceTestOptions {
+    /// Provisioning performance.
+    pub provisioning: Option<ProvisioningPerformanceOptions>,
+}
+
+/// Static facts about a driver.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DriverInfo {
     /// Display name; for CSI drivers also the driver (provisioner) name.
     pub name: String,
+    /// The in-tree plugin's name (empty for CSI drivers).
+    pub in_tree_plugin_name: String,
+    /// Extra tags of every spec of the driver.
+    pub test_tags: Vec<String>,
     /// Largest file the volumeIO suite writes, in bytes (0: 100 MiB, upstream's medium size).
     pub max_file_size: u64,
     /// Sizes the driver accepts.
@@ -57,8 +97,16 @@ pub struct DriverInfo {
     pub required_access_modes: Vec<String>,
     /// Topology keys the driver publishes.
     pub topology_keys: Vec<String>,
-    /// Stress suite options.
+    /// Allowed topologies a volume needs (0: upstream's default, 1).
+    pub num_allowed_topologies: u32,
+    /// Volume-stress suite options.
     pub stress_test_options: Option<StressTestOptions>,
+    /// Snapshottable-stress suite options.
+    pub volume_snapshot_stress_test_options: Option<VolumeSnapshotStressTestOptions>,
+    /// Volume-modify-stress suite options.
+    pub volume_modify_stress_test_options: Option<VolumeModifyStressTestOptions>,
+    /// Performance suite options.
+    pub performance_test_options: Option<PerformanceTestOptions>,
 }
 
 impl DriverInfo {
@@ -110,17 +158,13 @@ pub struct PerTestConfig {
 }
 
 /// A CSI ephemeral (inline) volume: attributes and whether it may be shared or is read-only.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InlineVolume {
     /// `volumeAttributes` of the CSI volume source.
-    #[serde(rename = "Attributes", default)]
     pub attributes: BTreeMap<String, String>,
     /// Several pods on one node get the same volume.
-    #[serde(rename = "Shared", default)]
     pub shared: bool,
     /// The volume is read-only.
-    #[serde(rename = "ReadOnly", default)]
     pub read_only: bool,
 }
 

@@ -36,7 +36,7 @@ pub use driver::{
     InlineVolumeDriver, PerTestConfig, PreprovisionedPvDriver, SizeRange, SnapshottableDriver,
     TestDriver, skip_invalid_driver_pattern,
 };
-pub use external::{ExternalDriver, ExternalDriverError};
+pub use external::{ExternalDriver, ExternalDriverError, UnknownKeys};
 pub use hostpath::CsiHostpathDriver;
 pub use pattern::{TestPattern, patterns};
 pub use suite::{SuiteContext, TestSuite, define_test_suites, register_driver};
@@ -52,7 +52,13 @@ macro_rules! external_drivers {
             "storage.testdriver",
             List,
             None,
-            "YAML file describing an external storage driver (repeatable)"
+            "YAML or JSON file describing an external storage driver, in the format of upstream's e2e.test -storage.testdriver (repeatable)"
+        );
+        kube_e2e::param!(
+            "storage.testdriver-unknown-keys",
+            String,
+            Some("error"),
+            "keys of a driver file that upstream would ignore: `error` refuses the file, `warn` reports and ignores them"
         );
         fn __kube_e2e_storage_external(
             s: &mut kube_e2e::Container,

@@ -2,7 +2,8 @@
 //! closest known key. No cluster needed.
 
 use kube_e2e::Timeouts;
-use kube_e2e_storage::external::{ClassSource, ExternalDriver};
+use kube_e2e::manifest::testfiles::TestFiles;
+use kube_e2e_storage::external::{ClassSource, ExternalDriver, LoadOptions, UnknownKeys};
 use kube_e2e_storage::{Capability, DriverInfo, SizeRange, TestDriver};
 use std::time::Duration;
 
@@ -56,10 +57,7 @@ fn a_valid_file_parses() {
     assert_eq!(driver.driver_info(), &expected);
     assert_eq!(
         driver.storage_class_source(),
-        Some(&ClassSource {
-            from_name: true,
-            ..ClassSource::default()
-        }),
+        Some(&ClassSource::FromName),
         "StorageClass: FromName"
     );
     assert!(
@@ -124,4 +122,106 @@ fn two_class_sources_are_an_error() {
     );
     let error = error_of(&text);
     assert!(error.contains("driver.yaml"), "{error}");
+}
+
+fn options_with_root(root: &std::path::Path) -> LoadOptions {
+    LoadOptions {
+        unknown_keys: UnknownKeys::Error,
+        test_files: Some(TestFiles::new(Some(root.to_path_buf()))),
+    }
+}
+
+#[test]
+fn a_storage_class_from_file_is_checked_through_the_test_files_before_anything_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let text = "DriverInfo:\n  Name: d.example\nStorageClass:\n  FromFile: deploy/sc.yaml\n";
+    let e = ExternalDriver::parse_with("driver.yaml", text, &options_with_root(root.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("driver.yaml:4:13: error: `StorageClass.FromFile` `deploy/sc.yaml`: test file `deploy/sc.yaml` not found"),
+        "{e}"
+    );
+    assert!(
+        e.contains("--framework.repo-root"),
+        "says how to fix it: {e}"
+    );
+    std::fs::create_dir_all(root.path().join("deploy")).unwrap();
+    std::fs::write(
+        root.path().join("deploy/sc.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+    )
+    .unwrap();
+    let e = ExternalDriver::parse_with("driver.yaml", text, &options_with_root(root.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("holds a ConfigMap, expected a StorageClass"),
+        "{e}"
+    );
+    std::fs::write(
+        root.path().join("deploy/sc.yaml"),
+        "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: x\nprovisioner: d.example\n",
+    )
+    .unwrap();
+    let d =
+        ExternalDriver::parse_with("driver.yaml", text, &options_with_root(root.path())).unwrap();
+    assert!(matches!(
+        d.storage_class_source(),
+        Some(ClassSource::FromFile { path, .. }) if path == "deploy/sc.yaml"
+    ));
+}
+
+#[test]
+fn a_snapshot_class_from_file_is_read_from_the_working_directory_as_upstream_does() {
+    let text = "DriverInfo:\n  Name: d.example\nSnapshotClass:\n  FromFile: no-such-dir/vsc.yaml\n";
+    let e = ExternalDriver::parse_with("driver.yaml", text, &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`SnapshotClass.FromFile` `no-such-dir/vsc.yaml`")
+            && e.contains("relative to the working directory"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_fifo_is_refused_instead_of_read_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("driver.yaml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let e = ExternalDriver::load(&fifo).unwrap_err().to_string();
+    assert!(e.contains("is not a regular file (a FIFO)"), "{e}");
+    assert!(e.contains(&fifo.display().to_string()), "{e}");
+}
+
+#[test]
+fn files_given_twice_and_drivers_defined_twice_are_one_sentence_each() {
+    use kube_e2e::config::param::{ParamValue, Params};
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.yaml");
+    let b = dir.path().join("b.yaml");
+    std::fs::write(&a, VALID).unwrap();
+    std::fs::write(&b, VALID).unwrap();
+    let params = |files: &[&std::path::Path]| {
+        let list = files.iter().map(|f| f.display().to_string()).collect();
+        Params::from_values([("storage.testdriver".to_string(), ParamValue::List(list))])
+    };
+    let e = kube_e2e_storage::external::load_from_params(&params(&[&a, &a]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("is given twice"), "{e}");
+    let e = kube_e2e_storage::external::load_from_params(&params(&[&a, &b]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("driver `hostpath.csi.example.io` is defined twice"),
+        "{e}"
+    );
 }

@@ -1,0 +1,411 @@
+//! A driver file as a tree of YAML nodes, each with the line and column it starts at, so that
+//! every message about the file can point at the node it is about. JSON is YAML here, as it is
+//! upstream (tabs, which JSON allows between tokens and YAML does not, are read as spaces).
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::{MessageFormatter as _, Spanned, UserMessageFormatter};
+use std::fmt;
+
+/// A 1-based line and column in the file (0 when unknown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// One node of the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// Where the node starts.
+    pub pos: Pos,
+    /// What it holds.
+    pub value: Value,
+}
+
+/// What a node holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// `~`, `null` or nothing.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i128),
+    /// A floating-point number.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in file order; keys are nodes too, for their positions.
+    Map(Vec<(Node, Node)>),
+}
+
+impl Value {
+    /// What kind of value this is, for messages (`a mapping`, `the string \`x\``).
+    pub fn describe(&self) -> String {
+        match self {
+            Value::Null => "nothing (null)".into(),
+            Value::Bool(b) => format!("the boolean `{b}`"),
+            Value::Int(i) => format!("the number `{i}`"),
+            Value::Float(x) => format!("the number `{x}`"),
+            Value::Str(s) => format!("the string {}", quote(s)),
+            Value::Seq(_) => "a list".into(),
+            Value::Map(_) => "a mapping".into(),
+        }
+    }
+
+    /// The scalar as text (for keys): strings as they are, numbers and booleans as written.
+    pub fn scalar_text(&self) -> Option<String> {
+        match self {
+            Value::Str(s) => Some(s.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(x) => Some(x.to_string()),
+            Value::Null => Some(String::new()),
+            Value::Seq(_) | Value::Map(_) => None,
+        }
+    }
+}
+
+/// `text` in backquotes, cut to 200 characters (a pasted blob must not flood the terminal).
+pub fn quote(text: &str) -> String {
+    const LIMIT: usize = 200;
+    let count = text.chars().count();
+    if count <= LIMIT {
+        format!("`{text}`")
+    } else {
+        let head: String = text.chars().take(LIMIT).collect();
+        format!("`{head}…` ({count} characters)")
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v.into()))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Int(v.into()))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        Ok(i128::try_from(v).map_or(Value::Float(v as f64), Value::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
+        Ok(Value::Str(String::from_utf8_lossy(v).into_owned()))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Node>()? {
+            items.push(item);
+        }
+        Ok(Value::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Node>()? {
+            let value = map.next_value::<Node>()?;
+            entries.push((key, value));
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<Value>::deserialize(d)?;
+        Ok(Node {
+            pos: Pos {
+                line: spanned.referenced.line(),
+                column: spanned.referenced.column(),
+            },
+            value: spanned.value,
+        })
+    }
+}
+
+/// Why a file is not a tree of nodes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Where (0:0 when the parser did not say).
+    pub pos: Pos,
+    /// What is wrong, without the location.
+    pub message: String,
+}
+
+/// Parses `text` (YAML or JSON). An empty or comment-only file is an empty mapping.
+///
+/// # Errors
+///
+/// The first syntax error, or a template placeholder that made the text unparsable.
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    // JSON allows tabs between tokens; in JSON strings a tab must be escaped, so replacing them
+    // keeps the meaning and every column.
+    let owned;
+    let text = if text.trim_start().starts_with('{') && text.contains('\t') {
+        owned = text.replace('\t', " ");
+        owned.as_str()
+    } else {
+        text
+    };
+    let only_comments = text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---");
+    if only_comments {
+        return Ok(Node {
+            pos: Pos { line: 1, column: 1 },
+            value: Value::Map(Vec::new()),
+        });
+    }
+    // `{{ … }}` and `${…}` are never meant literally in a driver file (and may even parse).
+    if let Some(found) = find_placeholder(text, |p| !p.starts_with("{{") && !p.starts_with("${")) {
+        return Err(found);
+    }
+    let options = serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+    };
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
+        let pos = e
+            .location()
+            .map(|l| Pos {
+                line: l.line(),
+                column: l.column(),
+            })
+            .unwrap_or_default();
+        // A `{word}` on the line that failed is most likely a placeholder.
+        let on_line = find_placeholder(text, |_| false).filter(|p| p.pos.line == pos.line);
+        if let Some(placeholder) = on_line {
+            return placeholder;
+        }
+        let message = UserMessageFormatter
+            .format_message(e.without_snippet())
+            .into_owned();
+        SyntaxError { pos, message }
+    })
+}
+
+/// The first template placeholder in `text` — `{{ … }}` (Go, Helm, Jinja), `${…}` (shell,
+/// envsubst) or `{word}` (Python's `format`) — for which `skip` is false, as an error pointing
+/// at it. Comments are not searched.
+pub fn find_placeholder(text: &str, skip: impl Fn(&str) -> bool) -> Option<SyntaxError> {
+    for (n, line) in text.lines().enumerate() {
+        let code = match line.find(" #") {
+            Some(i) if !line[..i].contains('"') && !line[..i].contains('\'') => &line[..i],
+            _ if line.trim_start().starts_with('#') => continue,
+            _ => line,
+        };
+        if let Some((col, found)) = placeholder_in(code)
+            && !skip(found)
+        {
+            return Some(SyntaxError {
+                pos: Pos {
+                    line: n as u64 + 1,
+                    column: code[..col].chars().count() as u64 + 1,
+                },
+                message: format!(
+                    "{} looks like an unrendered template placeholder; render the template \
+                     before passing the file",
+                    quote(found)
+                ),
+            });
+        }
+    }
+    None
+}
+
+/// Byte offset and text of the first placeholder in `s`.
+pub fn placeholder_in(s: &str) -> Option<(usize, &str)> {
+    if let Some(start) = s.find("{{") {
+        let end = s[start..].find("}}").map_or(s.len(), |e| start + e + 2);
+        return Some((start, &s[start..end]));
+    }
+    if let Some(start) = s.find("${") {
+        let end = s[start..].find('}').map_or(s.len(), |e| start + e + 1);
+        return Some((start, &s[start..end]));
+    }
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(off) = s[i..].find('{') {
+        let start = i + off;
+        let rest = &s[start + 1..];
+        let word_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        let word = &rest[..word_len];
+        let closes = bytes.get(start + 1 + word_len) == Some(&b'}');
+        // `{commit_tag}`, `{version}`: a lower-case word (JSON objects and YAML flow mappings
+        // hold `"key": value` or `key: value`, never a bare word).
+        if closes
+            && !word.is_empty()
+            && word
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        {
+            return Some((start, &s[start..start + word_len + 2]));
+        }
+        i = start + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(node: &Node) -> &Vec<(Node, Node)> {
+        match &node.value {
+            Value::Map(m) => m,
+            other => panic!("expected a mapping, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nodes_carry_their_positions() {
+        let root = parse("A:\n  b: 1\n  c: [x, y]\n").unwrap();
+        let a = &map(&root)[0];
+        assert_eq!(a.0.value, Value::Str("A".into()));
+        assert_eq!(a.0.pos, Pos { line: 1, column: 1 });
+        let inner = map(&a.1);
+        assert_eq!(inner[0].0.pos, Pos { line: 2, column: 3 });
+        assert_eq!(inner[0].1.value, Value::Int(1));
+        assert_eq!(inner[0].1.pos, Pos { line: 2, column: 6 });
+        match &inner[1].1.value {
+            Value::Seq(items) => assert_eq!(
+                items[1].pos,
+                Pos {
+                    line: 3,
+                    column: 10
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn sets_in_all_three_spellings_are_mappings() {
+        for text in [
+            "S:\n  ext4: {}\n  xfs: {}\n",
+            "S:\n  ext4:\n  xfs:\n",
+            "S: {\"ext4\", \"xfs\"}\n",
+            "S: {ext4, xfs}\n",
+        ] {
+            let root = parse(text).unwrap();
+            let keys: Vec<String> = map(&map(&root)[0].1)
+                .iter()
+                .map(|(k, _)| k.value.scalar_text().unwrap())
+                .collect();
+            assert_eq!(keys, ["ext4", "xfs"], "{text}");
+        }
+    }
+
+    #[test]
+    fn json_with_tabs_parses() {
+        let root = parse("{\n\t\"A\": {\n\t\t\"b\": true\n\t}\n}\n").unwrap();
+        assert_eq!(map(&root)[0].0.value, Value::Str("A".into()));
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_empty_mappings() {
+        for text in ["", "\n", "# nothing\n# here\n", "---\n"] {
+            assert_eq!(
+                parse(text).unwrap().value,
+                Value::Map(Vec::new()),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position_and_no_location_in_the_message() {
+        let e = parse("A:\n  b: [1, 2\n").unwrap_err();
+        assert!(e.pos.line >= 2, "{e:?}");
+        assert!(!e.message.contains("line"), "{e:?}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let e = parse("A: 1\nA: 2\n").unwrap_err();
+        assert!(e.message.to_lowercase().contains("duplicate"), "{e:?}");
+    }
+
+    #[test]
+    fn placeholders_are_found_where_they_are() {
+        let e = parse("A:\n  Name: {{ .Values.name }}\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 2, column: 9 });
+        assert!(
+            e.message
+                .contains("`{{ .Values.name }}` looks like an unrendered template placeholder"),
+            "{e:?}"
+        );
+        let e = parse("A:\n  Name: x-${TAG}\n# ${NOT_THIS}\n").unwrap_err();
+        assert_eq!(
+            e.pos,
+            Pos {
+                line: 2,
+                column: 11
+            }
+        );
+        let e = parse("A:\n  Name: {commit_tag}-v1\n").unwrap_err();
+        assert_eq!(e.pos.line, 2, "{e:?}");
+        assert!(e.message.contains("`{commit_tag}`"), "{e:?}");
+        assert_eq!(
+            placeholder_in("x: {{ .Values.name }}"),
+            Some((3, "{{ .Values.name }}"))
+        );
+        assert_eq!(placeholder_in("x: ${DRIVER}"), Some((3, "${DRIVER}")));
+        assert_eq!(placeholder_in("S: {\"ext4\", \"xfs\"}"), None);
+        assert_eq!(placeholder_in("S: {ext4: {}}"), None);
+        assert_eq!(placeholder_in("S: {}"), None);
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        let q = quote(&"x".repeat(1000));
+        assert!(q.len() < 260 && q.contains("1000 characters"), "{q}");
+    }
+}
