@@ -28,6 +28,7 @@ pub mod hostpath;
 pub mod pattern;
 pub mod suite;
 pub mod suites;
+pub mod upstream_flags;
 pub mod volume;
 
 pub use capability::Capability;
