@@ -278,6 +278,10 @@ fn template_placeholders_are_named_as_such() {
         error("placeholder-go.yaml"),
         "placeholder-go.yaml:4:10: error: `{{ .Values.driverName }}` looks like an unrendered template placeholder; render the template before passing the file"
     );
+    assert_eq!(
+        error("placeholder-env.yaml"),
+        "placeholder-env.yaml:2:13: error: `$WORKDIR` looks like an unrendered template placeholder; render the template before passing the file"
+    );
 }
 
 #[test]

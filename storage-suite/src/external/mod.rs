@@ -216,6 +216,9 @@ fn check_class_files(
         let ClassSource::FromFile { path, pos } = source else {
             continue;
         };
+        if tree::placeholder_in(path).is_some() {
+            continue; // already reported as a placeholder
+        }
         let read = if kind.resolves_in_working_directory() {
             let full = working_dir.join(path);
             match read_regular_file(&full) {

@@ -228,8 +228,8 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     })
 }
 
-/// The first template placeholder in `text` — `{{ … }}` (Go, Helm, Jinja), `${…}` (shell,
-/// envsubst) or `{word}` (Python's `format`) — for which `skip` is false, as an error pointing
+/// The first template placeholder in `text` — `{{ … }}` (Go, Helm, Jinja), `${…}` or `$VAR`
+/// (shell, envsubst) or `{word}` (Python's `format`) — for which `skip` is false, as an error pointing
 /// at it. Comments are not searched.
 pub fn find_placeholder(text: &str, skip: impl Fn(&str) -> bool) -> Option<SyntaxError> {
     for (n, line) in text.lines().enumerate() {
@@ -266,6 +266,19 @@ pub fn placeholder_in(s: &str) -> Option<(usize, &str)> {
     if let Some(start) = s.find("${") {
         let end = s[start..].find('}').map_or(s.len(), |e| start + e + 1);
         return Some((start, &s[start..end]));
+    }
+    // `$WORKDIR/sc.yaml`: an environment variable nothing expanded.
+    if let Some(start) = s.match_indices('$').map(|(i, _)| i).find(|&i| {
+        s[i + 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+    }) {
+        let rest = &s[start + 1..];
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        return Some((start, &s[start..start + 1 + len]));
     }
     let bytes = s.as_bytes();
     let mut i = 0;
@@ -398,6 +411,8 @@ mod tests {
             Some((3, "{{ .Values.name }}"))
         );
         assert_eq!(placeholder_in("x: ${DRIVER}"), Some((3, "${DRIVER}")));
+        assert_eq!(placeholder_in("x: $WORKDIR/sc.yaml"), Some((3, "$WORKDIR")));
+        assert_eq!(placeholder_in("x: pa$$word"), None);
         assert_eq!(placeholder_in("S: {\"ext4\", \"xfs\"}"), None);
         assert_eq!(placeholder_in("S: {ext4: {}}"), None);
         assert_eq!(placeholder_in("S: {}"), None);
