@@ -89,7 +89,12 @@ fn the_binary_runs_a_driver_file_as_upstreams_e2e_test_would() {
         .current_dir(workspace())
         .output()
         .unwrap();
-    assert_eq!(ours.status.code(), Some(0), "{}", String::from_utf8_lossy(&ours.stderr));
+    assert_eq!(
+        ours.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
     let theirs = Command::new(&example)
         .args(["--storage.testdriver", DRIVER_FILE, "--dry-run"])
         .current_dir(workspace())
@@ -97,7 +102,10 @@ fn the_binary_runs_a_driver_file_as_upstreams_e2e_test_would() {
         .unwrap();
     assert_eq!(theirs.status.code(), Some(0));
     let (ours, theirs) = (spec_names(&ours.stdout), spec_names(&theirs.stdout));
-    assert!(ours.len() > 40, "the binary registers the matrix: {ours:#?}");
+    assert!(
+        ours.len() > 40,
+        "the binary registers the matrix: {ours:#?}"
+    );
     assert_eq!(ours, theirs);
 
     // The team's driver is deployed before its tests run; here it is csi-hostpath.
@@ -132,7 +140,11 @@ fn the_binary_runs_a_driver_file_as_upstreams_e2e_test_would() {
         .unwrap_or_default();
     let passed: usize = summary
         .split(';')
-        .find_map(|p| p.trim().strip_prefix("test result: ok. ").and_then(|n| n.split(' ').next()))
+        .find_map(|p| {
+            p.trim()
+                .strip_prefix("test result: ok. ")
+                .and_then(|n| n.split(' ').next())
+        })
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(passed >= 4, "the focused specs pass: {summary}\n{all}");

@@ -10,7 +10,11 @@ use std::ffi::OsString;
 /// Upstream flag name (without dashes) → the runner's, and whether it takes a value.
 const RENAMES: &[(&str, &str, bool)] = &[
     ("storage.testdriver", "storage.testdriver", true),
-    ("storage.testdriver-unknown-keys", "storage.testdriver-unknown-keys", true),
+    (
+        "storage.testdriver-unknown-keys",
+        "storage.testdriver-unknown-keys",
+        true,
+    ),
     ("repo-root", "framework.repo-root", true),
     ("kubeconfig", "framework.kubeconfig", true),
     ("context", "framework.context", true),
@@ -128,8 +132,24 @@ mod tests {
     #[test]
     fn the_runners_own_flags_and_values_after_double_dash_pass_unchanged() {
         assert_eq!(
-            t(&["e2e", "--test-threads", "4", "--label-filter", "!Slow", "--", "-repo-root"]),
-            ["e2e", "--test-threads", "4", "--label-filter", "!Slow", "--", "-repo-root"]
+            t(&[
+                "e2e",
+                "--test-threads",
+                "4",
+                "--label-filter",
+                "!Slow",
+                "--",
+                "-repo-root"
+            ]),
+            [
+                "e2e",
+                "--test-threads",
+                "4",
+                "--label-filter",
+                "!Slow",
+                "--",
+                "-repo-root"
+            ]
         );
     }
 }

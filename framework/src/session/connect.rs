@@ -192,6 +192,18 @@ impl Settings {
             Some(crate::config::param::ParamValue::Float(f)) => *f,
             _ => 1.0,
         };
+        // Scaled timeouts must stay real durations: above zero, at most a thousandfold.
+        if !(scale.is_finite() && scale > 0.0 && scale <= 1000.0) {
+            return Err(FrameworkError::Setting {
+                key: "framework.timeout-scale",
+                value: if scale.abs() >= 1e6 {
+                    format!("{scale:e}")
+                } else {
+                    scale.to_string()
+                },
+                expected: "a number above 0 and at most 1000",
+            });
+        }
         Ok(Settings {
             connection: Connection {
                 provider,
@@ -393,5 +405,33 @@ mod tests {
                 && e.contains("simulated or real"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_timeout_scale_that_would_break_durations_is_refused_up_front() {
+        use crate::config::param::ParamValue;
+        for (bad, shown) in [
+            (1e300, "1e300"),
+            (-5.0, "-5"),
+            (0.0, "0"),
+            (f64::NAN, "NaN"),
+        ] {
+            let params = Params::from_values([(
+                "framework.timeout-scale".to_string(),
+                ParamValue::Float(bad),
+            )]);
+            let e = Settings::from_params(&params).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "bad value `{shown}` for `framework.timeout-scale`: expected a number above 0 and at most 1000"
+                )
+            );
+        }
+        let ok = Params::from_values([(
+            "framework.timeout-scale".to_string(),
+            ParamValue::Float(2.5),
+        )]);
+        assert!(Settings::from_params(&ok).is_ok());
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 #[command(
     about = "A kube-e2e suite. Runs specs like `cargo test`; framework flags can also be set with KUBE_E2E_* environment variables or a --config file.",
     args_override_self = true,
+    allow_negative_numbers = true,
     disable_version_flag = true
 )]
 pub struct Cli {
@@ -46,6 +47,36 @@ pub struct Shard {
     pub total: usize,
 }
 
+/// The longest duration any flag takes (a year): longer ones are typos, and would overflow
+/// the clock's arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn bounded(s: &str, min: Duration) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < min {
+        return Err(format!("must be at least {min:?}, found `{s}`"));
+    }
+    if d > MAX_DURATION {
+        return Err(format!("must be at most 365 days, found `{s}`"));
+    }
+    Ok(d)
+}
+
+/// A timeout: more than zero, at most [`MAX_DURATION`].
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    bounded(s, Duration::from_millis(1))
+}
+
+/// A grace period: zero or more, at most [`MAX_DURATION`].
+fn parse_grace(s: &str) -> Result<Duration, String> {
+    bounded(s, Duration::ZERO)
+}
+
+/// A reporting interval: at least 100ms (zero would print on every check).
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    bounded(s, Duration::from_millis(100))
+}
+
 fn parse_shard(s: &str) -> Result<Shard, String> {
     let bad = || format!("expected `I/N` with 1 <= I <= N, such as `2/4`, found `{s}`");
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
@@ -76,13 +107,13 @@ pub struct RunFlags {
     #[arg(long, env = "KUBE_E2E_ALLOW_EMPTY")]
     pub allow_empty: bool,
     /// Default time a spec's setup and body may take.
-    #[arg(long, env = "KUBE_E2E_SPEC_TIMEOUT", default_value = "15m", value_parser = parse_duration)]
+    #[arg(long, env = "KUBE_E2E_SPEC_TIMEOUT", default_value = "15m", value_parser = parse_timeout)]
     pub spec_timeout: Duration,
     /// Time cleanup gets after a timeout or interrupt (and at least, otherwise).
-    #[arg(long, env = "KUBE_E2E_GRACE_PERIOD", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "KUBE_E2E_GRACE_PERIOD", default_value = "30s", value_parser = parse_grace)]
     pub grace_period: Duration,
     /// Time the whole run may take; then running specs are cancelled and cleaned up.
-    #[arg(long, env = "KUBE_E2E_SUITE_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, env = "KUBE_E2E_SUITE_TIMEOUT", default_value = "1h", value_parser = parse_timeout)]
     pub suite_timeout: Duration,
     /// Attempts per failing spec; a spec that passes on a retry is reported flaky.
     #[arg(
@@ -114,7 +145,7 @@ pub struct RunFlags {
     #[arg(long, env = "KUBE_E2E_SHARD", value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
     /// Print what a spec is doing once it has run this long, and again every such interval.
-    #[arg(long, env = "KUBE_E2E_PROGRESS_AFTER", default_value = "1m", value_parser = parse_duration)]
+    #[arg(long, env = "KUBE_E2E_PROGRESS_AFTER", default_value = "1m", value_parser = parse_interval)]
     pub progress_after: Duration,
     /// Write `junit_01.xml`, `e2e.log` and `report.json` into DIR.
     #[arg(long, env = "KUBE_E2E_REPORT_DIR", value_name = "DIR")]
@@ -147,6 +178,29 @@ pub struct RunFlags {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn durations_are_range_checked_where_they_are_parsed() {
+        assert_eq!(parse_timeout("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_timeout("0s").unwrap_err().contains("at least"));
+        assert_eq!(parse_grace("0s"), Ok(Duration::ZERO));
+        assert!(parse_interval("0s").unwrap_err().contains("at least 100ms"));
+        let e = parse_timeout("10000000000000000000s").unwrap_err();
+        assert!(e.contains("at most 365 days"), "{e}");
+        for flag in ["--suite-timeout", "--spec-timeout", "--grace-period"] {
+            let e = Cli::try_parse_from(["suite", flag, "10000000000000000000s"]).unwrap_err();
+            assert!(e.to_string().contains("at most 365 days"), "{flag}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_negative_number_is_a_bad_value_not_a_stray_argument() {
+        let e = Cli::try_parse_from(["suite", "--seed", "-1"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid value '-1'"), "{e}");
+        assert!(!e.contains("-- -1"), "no misleading tip: {e}");
+    }
 
     #[test]
     fn shard_parses() {

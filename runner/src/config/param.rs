@@ -60,7 +60,12 @@ impl ParamKind {
                 .map(ParamValue::Float)
                 .map_err(|_| format!("expected a number, found `{t}`")),
             ParamKind::String => Ok(ParamValue::String(text.to_string())),
-            ParamKind::Duration => parse_duration(t).map(ParamValue::Duration),
+            ParamKind::Duration => match parse_duration(t)? {
+                d if d > crate::config::cli::MAX_DURATION => {
+                    Err(format!("must be at most 365 days, found `{t}`"))
+                }
+                d => Ok(ParamValue::Duration(d)),
+            },
             ParamKind::List => Ok(ParamValue::List(vec![text.to_string()])),
         }
     }

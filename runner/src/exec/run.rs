@@ -138,6 +138,10 @@ pub fn run_with(args: Vec<OsString>, extensions: Vec<Arc<dyn RunExtension>>) -> 
         Ok(v) => v,
         Err(e) => return config_error(e),
     };
+    if cli.libtest.test_threads == Some(0) {
+        eprintln!("error: --test-threads must be at least 1, found `0`");
+        return EXIT_CONFIG_ERROR;
+    }
     for ext in &extensions {
         match ext.configure(&params) {
             Ok(None) => {}

@@ -84,6 +84,7 @@ impl LabelFilter {
             src: expr,
             chars,
             pos: 0,
+            depth: 0,
         };
         p.skip_ws();
         if p.pos == p.chars.len() {
@@ -154,7 +155,12 @@ struct Parser<'a> {
     src: &'a str,
     chars: Vec<char>,
     pos: usize,
+    /// Open `(` and `!` around the current position.
+    depth: usize,
 }
+
+/// How deeply `(` and `!` may nest: far beyond any real filter, well within the stack.
+const MAX_DEPTH: usize = 100;
 
 const STOP: &[char] = &['&', '|', '!', ',', '(', ')', '/', '{', '}'];
 
@@ -206,11 +212,24 @@ impl Parser<'_> {
         }
     }
 
+    fn nest(&mut self) -> Result<(), FilterError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(format!(
+                "`(` and `!` nest deeper than {MAX_DEPTH} levels here"
+            )));
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Expr, FilterError> {
         self.skip_ws();
         if self.peek() == Some('!') {
+            self.nest()?;
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary()
     }
@@ -220,9 +239,11 @@ impl Parser<'_> {
         match self.peek() {
             None => Err(self.err("expression ends where a label was expected")),
             Some('(') => {
+                self.nest()?;
                 let open = self.pos;
                 self.pos += 1;
                 let inner = self.or()?;
+                self.depth -= 1;
                 self.skip_ws();
                 if self.peek() != Some(')') {
                     let mut e = self.err(format!(
@@ -416,6 +437,18 @@ mod tests {
             let f = LabelFilter::parse(expr).unwrap_or_else(|e| panic!("{expr:?}: {e}"));
             assert_eq!(f.matches(&spec), *want, "filter {expr:?} on {spec:?}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
+        let e = LabelFilter::parse(&deep).unwrap_err();
+        assert!(e.message.contains("nest deeper than 100 levels"), "{e}");
+        assert_eq!(e.column, 101);
+        let nots = format!("{}a", "!".repeat(10_000));
+        assert!(LabelFilter::parse(&nots).is_err());
+        let fine = format!("{}a{}", "(".repeat(50), ")".repeat(50));
+        assert!(LabelFilter::parse(&fine).unwrap().matches(&labels(&["a"])));
     }
 
     #[test]

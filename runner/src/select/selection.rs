@@ -23,12 +23,14 @@ use std::collections::HashMap;
 #[derive(Debug, thiserror::Error)]
 pub enum SelectionError {
     /// A `--focus` or `--skip-regex` value is not a regex.
-    #[error("invalid regex `{regex}` given to `--{flag}`")]
+    #[error("invalid regex `{regex}` given to `--{flag}`: {reason}")]
     BadRegex {
         /// `focus` or `skip-regex`.
         flag: &'static str,
         /// The value.
         regex: String,
+        /// Why, in one line.
+        reason: String,
         /// The regex error.
         #[source]
         source: Box<regex::Error>,
@@ -92,6 +94,15 @@ fn regexes(flag: &'static str, values: &[String]) -> Result<Vec<Regex>, Selectio
             Regex::new(r).map_err(|e| SelectionError::BadRegex {
                 flag,
                 regex: r.clone(),
+                reason: e
+                    .to_string()
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_string(),
                 source: Box::new(e),
             })
         })
@@ -379,7 +390,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("invalid regex `(` given to `--focus`"),
+            err.contains("invalid regex `(` given to `--focus`: unclosed group"),
             "{err}"
         );
         let err = select(&set, &flags(&["--label-filter", "a &&"]))
