@@ -18,7 +18,7 @@ pub enum FrameworkError {
     #[error(transparent)]
     Images(#[from] ImageError),
     /// A `framework.*` setting has a bad value.
-    #[error("bad value `{value}` for `{key}`: expected {expected}")]
+    #[error("bad value {} for `{key}`: expected {expected}", crate::config::param::quote(.value))]
     Setting {
         /// The parameter.
         key: &'static str,

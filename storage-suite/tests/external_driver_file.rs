@@ -195,7 +195,7 @@ fn a_fifo_is_refused_instead_of_read_forever() {
         .unwrap();
     assert!(status.success());
     let e = ExternalDriver::load(&fifo).unwrap_err().to_string();
-    assert!(e.contains("is not a regular file (a FIFO)"), "{e}");
+    assert!(e.contains("not a regular file: it is a FIFO"), "{e}");
     assert!(e.contains(&fifo.display().to_string()), "{e}");
 }
 

@@ -160,6 +160,15 @@ pub struct Settings {
     pub stuck_namespace_after: std::time::Duration,
 }
 
+/// Whether `s` is a valid label value (the run id labels every namespace of the run).
+fn is_label_value(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
 /// A random run id: 12 hex digits.
 pub fn random_run_id() -> String {
     format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
@@ -173,6 +182,18 @@ impl Settings {
     /// An unknown provider or deletion policy.
     pub fn from_params(params: &Params) -> Result<Self, FrameworkError> {
         let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        // `KUBECONFIG=""` means unset; only blanks is a mistake, not a request for the local
+        // cluster.
+        if let Ok(v) = std::env::var("KUBECONFIG")
+            && !v.is_empty()
+            && v.trim().is_empty()
+        {
+            return Err(FrameworkError::Setting {
+                key: "KUBECONFIG",
+                value: v,
+                expected: "a kubeconfig path (or unset it to use the local cluster)",
+            });
+        }
         let kubeconfig = nonempty(params.string("framework.kubeconfig"))
             .or_else(|| nonempty(std::env::var("KUBECONFIG").ok()))
             .map(|s| {
@@ -225,7 +246,17 @@ impl Settings {
             image_repo_list: nonempty(params.string("framework.image-repo-list"))
                 .or_else(|| nonempty(std::env::var("KUBE_TEST_REPO_LIST").ok()))
                 .map(PathBuf::from),
-            run_id: nonempty(params.string("framework.run-id")).unwrap_or_else(random_run_id),
+            run_id: match nonempty(params.string("framework.run-id")) {
+                Some(id) if is_label_value(&id) => id,
+                Some(id) => {
+                    return Err(FrameworkError::Setting {
+                        key: "framework.run-id",
+                        value: id,
+                        expected: "a label value: at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit",
+                    });
+                }
+                None => random_run_id(),
+            },
             dump_on_failure: params.bool("framework.dump-on-failure").unwrap_or(true),
             wait_for_deletions: params.bool("framework.wait-for-deletions").unwrap_or(false),
             stuck_namespace_after: params
@@ -403,6 +434,26 @@ mod tests {
             e.contains("framework.local-nodes")
                 && e.contains("kind")
                 && e.contains("simulated or real"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_run_id_must_be_a_label_value() {
+        use crate::config::param::ParamValue;
+        for good in ["ci-123", "a", "run_1.2"] {
+            assert!(is_label_value(good), "{good}");
+        }
+        for bad in ["a b", "-a", "a-", "", &"x".repeat(64)] {
+            assert!(!is_label_value(bad), "{bad}");
+        }
+        let params = Params::from_values([(
+            "framework.run-id".to_string(),
+            ParamValue::String("nightly run".into()),
+        )]);
+        let e = Settings::from_params(&params).unwrap_err().to_string();
+        assert!(
+            e.starts_with("bad value `nightly run` for `framework.run-id`: expected a label value"),
             "{e}"
         );
     }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// An unknown provider name.
-    #[error("unknown provider `{0}`; known providers: skeleton, local")]
+    #[error("unknown provider {}; known providers: skeleton, local", crate::config::param::quote(.0))]
     Unknown(String),
     /// The kubeconfig could not be read or has no usable context.
     #[error("failed to load kubeconfig {path}")]
@@ -179,6 +179,8 @@ impl Connection {
             path: path.display().to_string(),
             source,
         };
+        // Only a regular file: a FIFO given as kubeconfig would block the run forever.
+        crate::config::param::ensure_regular_file(path).map_err(|e| err(Box::new(e)))?;
         let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| err(Box::new(e)))?;
         let options = kube::config::KubeConfigOptions {
             context: self.context.clone(),
@@ -202,6 +204,10 @@ mod tests {
             e.contains("unknown provider `gce`") && e.contains("skeleton, local"),
             "{e}"
         );
+        let e = Provider::parse(&"p".repeat(60_000))
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 400 && e.contains("(60000 characters)"), "{e}");
         let path = PathBuf::from("/x/kubeconfig");
         assert_eq!(Provider::detect(Some(&path)), Provider::Skeleton);
     }

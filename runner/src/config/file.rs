@@ -172,13 +172,25 @@ fn flatten(prefix: &str, node: Spanned<Yaml>, line: u64, out: &mut Vec<Entry>) {
 
 /// Reads a config file into flattened entries.
 pub(crate) fn read_entries(text: &str, path: &Path) -> Result<Vec<Entry>, ConfigError> {
-    if text.trim().is_empty() {
+    let nothing = text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    });
+    if nothing {
         return Ok(Vec::new());
     }
     let root: Spanned<Yaml> = serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml {
         path: path.into(),
         message: e.to_string(),
     })?;
+    if matches!(&root.value, Yaml::Scalar(_) | Yaml::Seq(_)) {
+        return Err(ConfigError::WrongType {
+            key: "(top level)".into(),
+            path: path.display().to_string(),
+            line: root.referenced.line().max(1),
+            message: "the config file must be a mapping of keys to values".into(),
+        });
+    }
     let mut out = Vec::new();
     flatten("", root, 1, &mut out);
     Ok(out)
@@ -221,6 +233,16 @@ fn file_args(
         let long = match e.key.strip_prefix("runner.") {
             Some(flag) if runner_args(cmd).any(|a| a.get_long() == Some(flag)) => flag.to_string(),
             _ if defs.iter().any(|d| d.name == e.key) => e.key.clone(),
+            // `runner.fail-fast: {a: 1}` flattens to `runner.fail-fast.a`: a mapping given where
+            // a value belongs.
+            _ if let Some(parent) = known.iter().find(|k| e.key.starts_with(&format!("{k}."))) => {
+                return Err(ConfigError::WrongType {
+                    key: parent.clone(),
+                    path: shown,
+                    line: e.line,
+                    message: "expected a value, found a mapping".into(),
+                });
+            }
             _ => {
                 let hint = suggest(&e.key, known.iter().map(String::as_str))
                     .map(|s| format!("; did you mean `{s}`?"))
@@ -327,10 +349,11 @@ pub fn parse(
         argv.push("suite".into());
     }
     if let Some(path) = config_path(&argv) {
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            crate::config::param::read_regular_file(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
         let extra = file_args(read_entries(&text, &path)?, &path, &cmd, defs)?;
         argv.splice(1..1, extra);
     }
@@ -433,6 +456,41 @@ mod tests {
             err.contains("`runner.focs`") && err.contains("did you mean `runner.focus`?"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn comment_only_files_are_empty_and_mappings_where_values_belong_are_wrong_types() {
+        let (cli, _) = parse_with("# nothing yet\n\n# at all\n", &[]).unwrap();
+        assert!(!cli.run.fail_fast);
+        let err = parse_with("runner:\n  fail-fast:\n    a: 1\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "wrong value for `runner.fail-fast` in {}:3: expected a value, found a mapping",
+                err.split(" in ").nth(1).unwrap().split(':').next().unwrap()
+            )
+        );
+        let err = parse_with("- a\n- b\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("must be a mapping"), "{err}");
+    }
+
+    #[test]
+    fn a_fifo_as_config_file_is_refused_not_read_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("e2e.yaml");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let argv: Vec<OsString> = vec!["suite".into(), "--config".into(), fifo.clone().into()];
+        let err = parse(argv, &defs()).unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(chain.contains("a FIFO"), "{chain}");
     }
 
     #[test]

@@ -208,6 +208,58 @@ impl Params {
     }
 }
 
+/// `text` in backquotes for a message, cut to 200 characters (a pasted blob must not flood the
+/// terminal).
+pub fn quote(text: &str) -> String {
+    const LIMIT: usize = 200;
+    let count = text.chars().count();
+    if count <= LIMIT {
+        format!("`{text}`")
+    } else {
+        let head: String = text.chars().take(LIMIT).collect();
+        format!("`{head}…` ({count} characters)")
+    }
+}
+
+/// Checks that `path` is a regular file (after symlinks): a FIFO would block a reader forever
+/// and a device could be endless.
+///
+/// # Errors
+///
+/// The I/O error, or [`std::io::ErrorKind::InvalidInput`] saying what the path is instead.
+pub fn ensure_regular_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let ft = std::fs::metadata(path)?.file_type();
+    if ft.is_file() {
+        return Ok(());
+    }
+    let kind = if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else {
+        "something other than a file"
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("not a regular file: it is {kind}"),
+    ))
+}
+
+/// Reads `path` as UTF-8 text only if it is a regular file ([`ensure_regular_file`]).
+///
+/// # Errors
+///
+/// As [`ensure_regular_file`], or the read failing.
+pub fn read_regular_file(path: &std::path::Path) -> std::io::Result<String> {
+    ensure_regular_file(path)?;
+    std::fs::read_to_string(path)
+}
+
 /// Parses `90s`, `5m`, `1h30m`, `250ms`, `1.5s`, or a bare number of seconds.
 ///
 /// # Errors
@@ -274,6 +326,38 @@ pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Opti
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = read_regular_file(&fifo).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("a FIFO"), "{e}");
+        assert!(
+            read_regular_file(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("a directory")
+        );
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x: 1").unwrap();
+        assert_eq!(read_regular_file(&file).unwrap(), "x: 1");
+    }
+
+    #[test]
+    fn long_values_are_cut_when_quoted() {
+        assert_eq!(quote("abc"), "`abc`");
+        let q = quote(&"x".repeat(50_000));
+        assert!(q.len() < 260 && q.ends_with("(50000 characters)"), "{q}");
+    }
 
     #[test]
     fn defaults_are_added_only_when_neither_flag_nor_environment_sets_them() {

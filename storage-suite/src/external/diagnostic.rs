@@ -88,22 +88,15 @@ impl fmt::Display for UnknownKeys {
 /// Errors reading a driver file.
 #[derive(Debug, thiserror::Error)]
 pub enum ExternalDriverError {
-    /// The file cannot be read.
-    #[error("failed to read driver file {file}")]
+    /// The file cannot be read (or is not a regular file: a FIFO or a device would block or
+    /// never end).
+    #[error("failed to read driver file {file}: {source}")]
     Read {
         /// The file.
         file: String,
         /// The I/O error.
         #[source]
         source: std::io::Error,
-    },
-    /// The path is not a regular file (a FIFO or device would block or never end).
-    #[error("driver file {file} is not a regular file ({kind})")]
-    NotAFile {
-        /// The file.
-        file: String,
-        /// What it is instead.
-        kind: String,
     },
     /// The file does not describe a driver; every error found, one per line.
     #[error("{}", render_all(.file, .diagnostics))]

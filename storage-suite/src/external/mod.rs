@@ -25,7 +25,7 @@ use anyhow::Context as _;
 use futures::future::BoxFuture;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DynamicObject};
-use kube_e2e::config::param::Params;
+use kube_e2e::config::param::{Params, read_regular_file};
 use kube_e2e::manifest::testfiles::TestFiles;
 use kube_e2e::{Container, Framework, Timeouts};
 use serde_json::json;
@@ -124,15 +124,9 @@ impl ExternalDriver {
     /// (a FIFO or a device is refused rather than read forever).
     pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Self, ExternalDriverError> {
         let file = path.display().to_string();
-        let text = read_regular_file(path).map_err(|e| match e {
-            ReadError::Io(source) => ExternalDriverError::Read {
-                file: file.clone(),
-                source,
-            },
-            ReadError::NotAFile(kind) => ExternalDriverError::NotAFile {
-                file: file.clone(),
-                kind,
-            },
+        let text = read_regular_file(path).map_err(|source| ExternalDriverError::Read {
+            file: file.clone(),
+            source,
         })?;
         Self::parse_with(&file, &text, options)
     }
@@ -170,40 +164,6 @@ impl ExternalDriver {
     }
 }
 
-enum ReadError {
-    Io(std::io::Error),
-    NotAFile(String),
-}
-
-/// Reads `path` only if it is a regular file (after symlinks): a FIFO would block forever and a
-/// device could be endless.
-fn read_regular_file(path: &Path) -> Result<String, ReadError> {
-    use std::os::unix::fs::FileTypeExt as _;
-    let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
-    let ft = meta.file_type();
-    if !ft.is_file() {
-        let kind = if ft.is_dir() {
-            "a directory"
-        } else if ft.is_fifo() {
-            "a FIFO"
-        } else if ft.is_socket() {
-            "a socket"
-        } else if ft.is_block_device() || ft.is_char_device() {
-            "a device"
-        } else {
-            "not a regular file"
-        };
-        return Err(ReadError::NotAFile(kind.into()));
-    }
-    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
-    String::from_utf8(bytes).map_err(|e| {
-        ReadError::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-        ))
-    })
-}
-
 /// Every `FromFile` must name a file holding exactly one object of the class's kind — checked
 /// now, not in the first spec that needs it.
 fn check_class_files(
@@ -223,13 +183,11 @@ fn check_class_files(
             let full = working_dir.join(path);
             match read_regular_file(&full) {
                 Ok(text) => Ok((text, full.display().to_string())),
-                Err(ReadError::Io(e)) => Err(format!(
-                    "{} (upstream reads `{}.FromFile` relative to the working directory, {})",
-                    e,
+                Err(e) => Err(format!(
+                    "{e} (upstream reads `{}.FromFile` relative to the working directory, {})",
                     kind.key(),
                     working_dir.display()
                 )),
-                Err(ReadError::NotAFile(k)) => Err(format!("{} is {k}", full.display())),
             }
         } else {
             match files {
