@@ -632,3 +632,52 @@ fn nextest_protocol_and_real_nextest() {
     assert_eq!(firsts, 1, "first ran once for the run: {log}");
     assert_eq!(alls.len(), 2, "all ran in each spec's own process: {log}");
 }
+
+#[test]
+fn an_unwritable_report_dir_fails_before_any_spec() {
+    let r = Run::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let bad = file.join("reports");
+    let out = r.run(&["--focus", "is slow", "--report-dir", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains(&format!(
+            "error: --report-dir {}: Not a directory",
+            bad.display()
+        )),
+        "{all}"
+    );
+    assert!(!all.contains("test result"), "no spec ran: {all}");
+}
+
+#[test]
+fn out_of_range_values_are_refused_before_any_spec() {
+    let r = Run::new();
+    for (args, expected) in [
+        (
+            &["--suite-timeout", "10000000000000000000s"][..],
+            "must be at most 365 days",
+        ),
+        (&["--progress-after", "0s"][..], "must be at least 100ms"),
+        (
+            &["--test-threads", "0"][..],
+            "--test-threads must be at least 1",
+        ),
+        (&["--seed", "-1"][..], "invalid value '-1'"),
+    ] {
+        let out = r.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(expected), "{args:?}: {}", text(&out));
+    }
+    let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
+    let out = r.run(&["--label-filter", &deep]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("nest deeper than 100 levels"),
+        "{}",
+        text(&out)
+    );
+}

@@ -164,7 +164,8 @@ pub struct Settings {
 fn is_label_value(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
         && b.first().is_some_and(u8::is_ascii_alphanumeric)
         && b.last().is_some_and(u8::is_ascii_alphanumeric)
 }

@@ -261,6 +261,14 @@ impl Runner {
     }
 
     fn run_suite(self, registry: Registry) -> i32 {
+        // An unwritable report directory is found now, not after the whole run.
+        if let Some(dir) = &self.cli.run.report_dir
+            && !self.cli.libtest.list
+            && let Err(e) = crate::report::dir::probe(dir)
+        {
+            eprintln!("error: --report-dir {}: {e}", dir.display());
+            return EXIT_CONFIG_ERROR;
+        }
         let set = match registry.build() {
             Ok(s) => s,
             Err(e) => {
