@@ -128,6 +128,7 @@ fn options_with_root(root: &std::path::Path) -> LoadOptions {
     LoadOptions {
         unknown_keys: UnknownKeys::Error,
         test_files: Some(TestFiles::new(Some(root.to_path_buf()))),
+        repo_root: Some(root.to_path_buf()),
     }
 }
 
@@ -138,13 +139,20 @@ fn a_storage_class_from_file_is_checked_through_the_test_files_before_anything_r
     let e = ExternalDriver::parse_with("driver.yaml", text, &options_with_root(root.path()))
         .unwrap_err()
         .to_string();
-    assert!(
-        e.starts_with("driver.yaml:4:13: error: `StorageClass.FromFile` `deploy/sc.yaml`: test file `deploy/sc.yaml` not found"),
-        "{e}"
+    assert_eq!(
+        e,
+        format!(
+            "driver.yaml:4:13: error: `StorageClass.FromFile` `deploy/sc.yaml`: not found under --framework.repo-root {} (nor among the embedded test files)",
+            root.path().display()
+        )
     );
-    assert!(
-        e.contains("--framework.repo-root"),
-        "says how to fix it: {e}"
+    let abs = "DriverInfo:\n  Name: d.example\nStorageClass:\n  FromFile: /no/such/sc.yaml\n";
+    let e = ExternalDriver::parse_with("driver.yaml", abs, &options_with_root(root.path()))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "driver.yaml:4:13: error: `StorageClass.FromFile` `/no/such/sc.yaml`: no such file"
     );
     std::fs::create_dir_all(root.path().join("deploy")).unwrap();
     std::fs::write(
@@ -179,8 +187,9 @@ fn a_snapshot_class_from_file_is_read_from_the_working_directory_as_upstream_doe
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("`SnapshotClass.FromFile` `no-such-dir/vsc.yaml`")
-            && e.contains("relative to the working directory"),
+        e.contains(
+            "`SnapshotClass.FromFile` `no-such-dir/vsc.yaml`: not found in the working directory"
+        ) && e.contains("(upstream reads `SnapshotClass.FromFile` from there)"),
         "{e}"
     );
 }

@@ -118,7 +118,9 @@ pub enum DefinitionError {
         reason: String,
     },
     /// A generator returned an error.
-    #[error("spec generator `{origin}` failed: {message}")]
+    /// Shown as the generator's own message (every line of it), then where the generator
+    /// is registered: the message is what the user can fix.
+    #[error("{}\n    (from the spec generator registered at {origin})", .message.lines().collect::<Vec<_>>().join("\n    "))]
     Generator {
         /// The registration (`module` at `file:line`).
         origin: String,
@@ -636,7 +638,7 @@ mod tests {
             "{all}"
         );
         assert!(
-            all.contains("spec generator `gen` failed: driver file missing"),
+            all.contains("driver file missing\n    (from the spec generator registered at gen)"),
             "{all}"
         );
     }

@@ -9,7 +9,9 @@
 //!
 //! Upstream's meaning, kept:
 //! - string sets (`SupportedFsType`, …) in any spelling: `{ext4: {}}`, `ext4:` with no value, or
-//!   the flow set `{ext4, xfs}`; `SupportedFsType` always keeps `""` (the default file system);
+//!   the flow set `{ext4, xfs}`; `SupportedFsType` keeps `""` (the default file system) next to
+//!   the listed ones — unless it is null, which upstream reads as no set at all (warned);
+//! - a key given twice: the last one (warned); only the first YAML document (warned);
 //! - `SupportedSizeRange.Min` is `5Gi` unless the file sets it;
 //! - `controllerExpansion: true` implies `onlineExpansion` and `offlineExpansion` unless set;
 //! - a class block uses `FromName`, else `FromExistingClassName`, else `FromFile`;
@@ -261,6 +263,20 @@ const DRIVER_INFO_KEYS: &[&str] = &[
     "PerformanceTestOptions",
 ];
 const CLASS_KEYS: &[&str] = &["FromName", "FromFile", "FromExistingClassName"];
+
+/// Capability names upstream used to have.
+const OBSOLETE_CAPABILITIES: &[(&str, &str)] = &[(
+    "dataSource",
+    "was split upstream into `pvcDataSource` and `snapshotDataSource`; name the ones the driver supports",
+)];
+
+/// Capabilities read but not used by any suite here yet.
+const UNUSED_CAPABILITIES: &[Capability] = &[
+    Capability::GroupSnapshot,
+    Capability::RwxFilesystemOnly,
+    Capability::RwxBlockOnly,
+    Capability::OfflineSnapshotClone,
+];
 const ACCESS_MODES: &[&str] = &[
     "ReadWriteOnce",
     "ReadOnlyMany",
@@ -380,7 +396,9 @@ impl Reader {
                 continue;
             };
             if let Some(k) = known.iter().find(|k| **k == name) {
-                fields.found.insert(k, (key.pos, value));
+                if let Some((first, _)) = fields.found.insert(k, (key.pos, value)) {
+                    self.twice(key.pos, &join(path, k), first);
+                }
             } else if let Some((_, why)) = obsolete.iter().find(|(k, _)| *k == name) {
                 self.warn(
                     key.pos,
@@ -391,6 +409,16 @@ impl Reader {
             }
         }
         fields
+    }
+
+    /// A key given twice: upstream keeps the last.
+    fn twice(&mut self, pos: Pos, path: &str, first: Pos) {
+        self.warn(
+            pos,
+            format!(
+                "`{path}` is given twice (first at {first}); the last one is used, as upstream does"
+            ),
+        );
     }
 
     fn unknown(&mut self, pos: Pos, path: &str, name: &str, known: &[&str]) {
@@ -429,6 +457,7 @@ impl Reader {
                 );
                 None
             }
+            Value::Str(s) => Some(s.clone()),
             Value::Seq(_) | Value::Map(_) => {
                 self.error(
                     node.pos,
@@ -436,7 +465,19 @@ impl Reader {
                 );
                 None
             }
-            scalar => scalar.scalar_text(),
+            // Upstream refuses these too; YAML reads `yes`, `123` and `1.0` as booleans and
+            // numbers.
+            other => {
+                let text = other.scalar_text().unwrap_or_default();
+                self.error(
+                    node.pos,
+                    format!(
+                        "`{path}` must be a string, found {}; quote it: `\"{text}\"`",
+                        other.describe()
+                    ),
+                );
+                None
+            }
         }
     }
 
@@ -475,9 +516,13 @@ impl Reader {
     }
 
     fn count(&mut self, node: &Node, path: &str) -> u32 {
+        if let Some(i) = whole(&node.value)
+            && (0..=i128::from(u32::MAX)).contains(&i)
+        {
+            return i as u32;
+        }
         match &node.value {
             Value::Null => 0,
-            Value::Int(i) if (0..=i128::from(u32::MAX)).contains(i) => *i as u32,
             other => {
                 self.error(
                     node.pos,
@@ -493,9 +538,13 @@ impl Reader {
     }
 
     fn bytes(&mut self, node: &Node, path: &str) -> u64 {
+        if let Some(i) = whole(&node.value)
+            && (0..=i128::from(i64::MAX)).contains(&i)
+        {
+            return i as u64;
+        }
         match &node.value {
             Value::Null => 0,
-            Value::Int(i) if (0..=i128::from(i64::MAX)).contains(i) => *i as u64,
             other => {
                 self.error(
                     node.pos,
@@ -533,7 +582,9 @@ impl Reader {
                             ),
                         ),
                     }
-                    out.insert(member);
+                    if !out.insert(member.clone()) {
+                        self.twice(k.pos, &join(path, &member), node.pos);
+                    }
                 }
             }
             Value::Seq(items) => {
@@ -588,7 +639,9 @@ impl Reader {
                         continue;
                     };
                     let value = self.string(v, &join(path, &key)).unwrap_or_default();
-                    out.insert(key, value);
+                    if out.insert(key.clone(), value).is_some() {
+                        self.twice(k.pos, &join(path, &key), node.pos);
+                    }
                 }
             }
             other => self.error(
@@ -635,6 +688,19 @@ impl Reader {
             if let Some(node) = top.get(kind.key())
                 && let Some(source) = self.class(node, kind)
             {
+                if matches!(kind, ClassKind::VolumeAttributes | ClassKind::GroupSnapshot) {
+                    let suite = match kind {
+                        ClassKind::VolumeAttributes => "volume-modify",
+                        _ => "volumegroupsnapshottable",
+                    };
+                    self.warn(
+                        node.pos,
+                        format!(
+                            "`{}` is read, but kube-e2e has no {suite} suite yet: no spec uses it",
+                            kind.key()
+                        ),
+                    );
+                }
                 def.classes.insert(kind, source);
             }
         }
@@ -695,9 +761,19 @@ impl Reader {
             info.supported_size_range = self.size_range(n, &f.path("SupportedSizeRange"));
         }
         if let Some(n) = f.get("SupportedFsType") {
-            // Upstream decodes into a set that already holds "": the default file system stays.
-            info.supported_fs_types
-                .extend(self.set(n, &f.path("SupportedFsType")));
+            if n.value == Value::Null {
+                // Upstream decodes null into no set at all: no file system, so no spec runs.
+                info.supported_fs_types.clear();
+                self.warn(
+                    n.pos,
+                    "`DriverInfo.SupportedFsType` is empty (null), which upstream reads as no file system at all: no spec runs for this driver; write `SupportedFsType: {\"\": {}}` (or leave the key out) for the default file system".into(),
+                );
+            } else {
+                // Upstream decodes into a set that already holds "": the default file system
+                // stays.
+                info.supported_fs_types
+                    .extend(self.set(n, &f.path("SupportedFsType")));
+            }
         }
         if let Some(n) = f.get("SupportedMountOption") {
             info.supported_mount_options = self.set(n, &f.path("SupportedMountOption"));
@@ -829,18 +905,36 @@ impl Reader {
         for (k, v) in entries {
             let name = k.value.scalar_text().unwrap_or_default();
             let value = self.boolean(v, &join(path, &name));
+            if let Some((_, why)) = OBSOLETE_CAPABILITIES.iter().find(|(c, _)| *c == name) {
+                let shown = quote(&name);
+                let severity = self.policy.severity();
+                self.push(
+                    severity,
+                    k.pos,
+                    format!("capability {shown} {why} (upstream ignores it, so the specs it meant would never run)"),
+                );
+                continue;
+            }
             match Capability::from_key(&name) {
                 Some(cap) => {
-                    out.insert(cap, value);
+                    if out.insert(cap, value).is_some() {
+                        self.twice(k.pos, &join(path, &name), node.pos);
+                    }
+                    if value && UNUSED_CAPABILITIES.contains(&cap) {
+                        self.warn(
+                            k.pos,
+                            format!("capability `{name}` is read, but no suite of kube-e2e uses it yet: it changes no spec"),
+                        );
+                    }
                 }
                 None => {
                     let shown = quote(&name);
                     let message = match near_miss(&name, known.iter().copied()) {
                         Some(hint) => format!(
-                            "unknown capability {shown}; did you mean `{hint}`? (upstream ignores it, so the specs it enables would never run)"
+                            "unknown capability {shown}; did you mean `{hint}`? (upstream ignores it, so the specs it would enable never run)"
                         ),
                         None => format!(
-                            "unknown capability {shown}; the capabilities of Kubernetes 1.33–1.35 are: {}",
+                            "unknown capability {shown} (upstream ignores it, so the specs it would enable never run); known capabilities (Kubernetes 1.33–1.35): {}",
                             known.join(", ")
                         ),
                     };
@@ -971,7 +1065,9 @@ impl Reader {
             };
             match parse_go_duration(&text) {
                 Ok(d) => {
-                    out.insert(key, d);
+                    if out.insert(key, d).is_some() {
+                        self.twice(k.pos, &format!("Timeouts.{}", key.name()), node.pos);
+                    }
                 }
                 Err(why) => self.error(
                     v.pos,
@@ -1048,6 +1144,16 @@ impl Reader {
             opts.provisioning = Some(prov);
         }
         opts
+    }
+}
+
+/// A whole number, written as an integer or as a float without a fraction (`10.0`, `1e1`), as
+/// Go's JSON decoding takes them for integer fields.
+fn whole(v: &Value) -> Option<i128> {
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::Float(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e30 => Some(*x as i128),
+        _ => None,
     }
 }
 

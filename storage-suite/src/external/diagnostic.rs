@@ -121,8 +121,11 @@ pub enum ExternalDriverError {
 }
 
 fn render_all(file: &str, diagnostics: &[Diagnostic]) -> String {
-    diagnostics
-        .iter()
+    // Errors first: they are why the file is refused.
+    let mut sorted: Vec<&Diagnostic> = diagnostics.iter().collect();
+    sorted.sort_by_key(|d| std::cmp::Reverse(d.severity));
+    sorted
+        .into_iter()
         .map(|d| d.render(file))
         .collect::<Vec<_>>()
         .join("\n")

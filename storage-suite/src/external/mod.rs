@@ -43,6 +43,8 @@ pub struct LoadOptions {
     /// (upstream's test files: `--framework.repo-root`, then embedded files); `None`: not
     /// checked at load time.
     pub test_files: Option<TestFiles>,
+    /// The `--framework.repo-root` those test files start with, for messages.
+    pub repo_root: Option<PathBuf>,
 }
 
 /// A driver described by a file.
@@ -80,18 +82,26 @@ impl ExternalDriver {
             file: file.to_string(),
             diagnostics,
         };
-        let root = tree::parse(text).map_err(|e| {
+        let parsed = tree::parse(text).map_err(|e| {
             invalid(vec![Diagnostic {
                 severity: Severity::Error,
                 pos: e.pos,
                 message: e.message,
             }])
         })?;
-        let (definition, mut diagnostics) = definition::read(&root, options.unknown_keys);
+        let (definition, mut diagnostics) = definition::read(&parsed.root, options.unknown_keys);
+        if let Some(pos) = parsed.ignored_document {
+            diagnostics.push(Diagnostic {
+                severity: Severity::Warning,
+                pos,
+                message: "a second YAML document starts here; only the first is read, as upstream reads it".into(),
+            });
+        }
         let working_dir = std::env::current_dir().unwrap_or_default();
         diagnostics.extend(check_class_files(
             &definition,
             options.test_files.as_ref(),
+            options.repo_root.as_deref(),
             &working_dir,
         ));
         diagnostics.sort_by_key(|d| d.pos);
@@ -169,8 +179,10 @@ impl ExternalDriver {
 fn check_class_files(
     def: &DriverDefinition,
     files: Option<&TestFiles>,
+    repo_root: Option<&Path>,
     working_dir: &Path,
 ) -> Vec<Diagnostic> {
+    let repo_root = repo_root.map(Path::to_path_buf);
     let mut out = Vec::new();
     for (kind, source) in &def.classes {
         let ClassSource::FromFile { path, pos } = source else {
@@ -179,23 +191,35 @@ fn check_class_files(
         if tree::placeholder_in(path).is_some() {
             continue; // already reported as a placeholder
         }
-        let read = if kind.resolves_in_working_directory() {
+        let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        let read = if kind.resolves_in_working_directory() || Path::new(path).is_absolute() {
             let full = working_dir.join(path);
             match read_regular_file(&full) {
                 Ok(text) => Ok((text, full.display().to_string())),
-                Err(e) => Err(format!(
-                    "{e} (upstream reads `{}.FromFile` relative to the working directory, {})",
-                    kind.key(),
-                    working_dir.display()
+                Err(e) if not_found(&e) && Path::new(path).is_absolute() => {
+                    Err("no such file".to_string())
+                }
+                Err(e) if not_found(&e) => Err(format!(
+                    "not found in the working directory {} (upstream reads `{}.FromFile` from there)",
+                    working_dir.display(),
+                    kind.key()
                 )),
+                Err(e) => Err(e.to_string()),
             }
         } else {
             match files {
                 None => continue,
-                Some(files) => files.read_to_string(path).map_err(|e| {
-                    format!(
-                        "{e} (set --framework.repo-root to the directory the path is relative to)"
-                    )
+                Some(files) => files.read_to_string(path).map_err(|e| match e {
+                    kube_e2e::manifest::testfiles::TestFileError::NotFound { .. } => {
+                        match &repo_root {
+                            Some(root) => format!(
+                                "not found under --framework.repo-root {} (nor among the embedded test files)",
+                                root.display()
+                            ),
+                            None => "not found among the embedded test files; set --framework.repo-root to the directory the path is relative to".to_string(),
+                        }
+                    }
+                    other => other.to_string(),
                 }),
             }
         };
@@ -284,7 +308,8 @@ pub fn load_from_params(params: &Params) -> anyhow::Result<Vec<ExternalDriver>> 
         .map(PathBuf::from);
     let options = LoadOptions {
         unknown_keys,
-        test_files: Some(TestFiles::new(repo_root)),
+        test_files: Some(TestFiles::new(repo_root.clone())),
+        repo_root,
     };
     let mut errors = Vec::new();
     let mut drivers: Vec<ExternalDriver> = Vec::new();

@@ -177,12 +177,54 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// Parses `text` (YAML or JSON). An empty or comment-only file is an empty mapping.
+/// A parsed file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parsed {
+    /// The first document.
+    pub root: Node,
+    /// Where a second document starts, if the file has one (it is not read, as upstream
+    /// reads only the first).
+    pub ignored_document: Option<Pos>,
+}
+
+/// The first document of `text` and where a second one starts, if any (a `---` line after
+/// content; a trailing `---` with nothing after it does not count).
+fn first_document(text: &str) -> (&str, Option<Pos>) {
+    let mut seen_content = false;
+    let mut offset = 0;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let t = line.trim_end();
+        let separator = t == "---" || t.starts_with("--- ") || t == "...";
+        if separator && seen_content {
+            let rest = &text[offset + line.len()..];
+            let more = rest.lines().any(|l| {
+                let l = l.trim();
+                !l.is_empty() && !l.starts_with('#') && l != "---" && l != "..."
+            });
+            let pos = more.then_some(Pos {
+                line: n as u64 + 2,
+                column: 1,
+            });
+            return (&text[..offset], pos);
+        }
+        let t = t.trim_start();
+        if !separator && !t.is_empty() && !t.starts_with('#') {
+            seen_content = true;
+        }
+        offset += line.len();
+    }
+    (text, None)
+}
+
+/// Parses `text` (YAML or JSON). An empty or comment-only file is an empty mapping. Only the
+/// first document is read, as upstream reads it; duplicate keys are all passed on (the reader
+/// warns and keeps the last, as upstream does); YAML 1.1 octal numbers (`010`) are octal, as
+/// upstream's YAML reader takes them.
 ///
 /// # Errors
 ///
 /// The first syntax error, or a template placeholder that made the text unparsable.
-pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+pub fn parse(text: &str) -> Result<Parsed, SyntaxError> {
     // JSON allows tabs between tokens; in JSON strings a tab must be escaped, so replacing them
     // keeps the meaning and every column.
     let owned;
@@ -192,13 +234,17 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     } else {
         text
     };
+    let (text, ignored_document) = first_document(text);
     let only_comments = text
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---");
     if only_comments {
-        return Ok(Node {
-            pos: Pos { line: 1, column: 1 },
-            value: Value::Map(Vec::new()),
+        return Ok(Parsed {
+            root: Node {
+                pos: Pos { line: 1, column: 1 },
+                value: Value::Map(Vec::new()),
+            },
+            ignored_document,
         });
     }
     // `{{ … }}` and `${…}` are never meant literally in a driver file (and may even parse).
@@ -206,9 +252,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         return Err(found);
     }
     let options = serde_saphyr::options! {
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        legacy_octal_numbers: true,
     };
-    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
+    let root = serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let pos = e
             .location()
             .map(|l| Pos {
@@ -225,6 +272,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             .format_message(e.without_snippet())
             .into_owned();
         SyntaxError { pos, message }
+    })?;
+    Ok(Parsed {
+        root,
+        ignored_document,
     })
 }
 
@@ -319,7 +370,7 @@ mod tests {
 
     #[test]
     fn nodes_carry_their_positions() {
-        let root = parse("A:\n  b: 1\n  c: [x, y]\n").unwrap();
+        let root = parse("A:\n  b: 1\n  c: [x, y]\n").unwrap().root;
         let a = &map(&root)[0];
         assert_eq!(a.0.value, Value::Str("A".into()));
         assert_eq!(a.0.pos, Pos { line: 1, column: 1 });
@@ -347,7 +398,7 @@ mod tests {
             "S: {\"ext4\", \"xfs\"}\n",
             "S: {ext4, xfs}\n",
         ] {
-            let root = parse(text).unwrap();
+            let root = parse(text).unwrap().root;
             let keys: Vec<String> = map(&map(&root)[0].1)
                 .iter()
                 .map(|(k, _)| k.value.scalar_text().unwrap())
@@ -358,7 +409,9 @@ mod tests {
 
     #[test]
     fn json_with_tabs_parses() {
-        let root = parse("{\n\t\"A\": {\n\t\t\"b\": true\n\t}\n}\n").unwrap();
+        let root = parse("{\n\t\"A\": {\n\t\t\"b\": true\n\t}\n}\n")
+            .unwrap()
+            .root;
         assert_eq!(map(&root)[0].0.value, Value::Str("A".into()));
     }
 
@@ -366,7 +419,7 @@ mod tests {
     fn empty_and_comment_only_files_are_empty_mappings() {
         for text in ["", "\n", "# nothing\n# here\n", "---\n"] {
             assert_eq!(
-                parse(text).unwrap().value,
+                parse(text).unwrap().root.value,
                 Value::Map(Vec::new()),
                 "{text:?}"
             );
@@ -381,9 +434,28 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_are_errors() {
-        let e = parse("A: 1\nA: 2\n").unwrap_err();
-        assert!(e.message.to_lowercase().contains("duplicate"), "{e:?}");
+    fn duplicate_keys_are_all_passed_on() {
+        let root = parse("A: 1\nA: 2\n").unwrap().root;
+        assert_eq!(map(&root).len(), 2);
+    }
+
+    #[test]
+    fn only_the_first_document_is_read() {
+        let p = parse("A: 1\n---\n").unwrap();
+        assert_eq!(map(&p.root).len(), 1);
+        assert_eq!(
+            p.ignored_document, None,
+            "a trailing separator is no document"
+        );
+        let p = parse("---\nA: 1\n---\nB: 2\n").unwrap();
+        assert_eq!(map(&p.root).len(), 1);
+        assert_eq!(p.ignored_document, Some(Pos { line: 4, column: 1 }));
+    }
+
+    #[test]
+    fn yaml_1_1_octal_is_octal() {
+        let root = parse("A: 010\n").unwrap().root;
+        assert_eq!(map(&root)[0].1.value, Value::Int(8));
     }
 
     #[test]
