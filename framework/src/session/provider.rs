@@ -46,6 +46,30 @@ pub enum ProviderError {
         "the `local` provider (chosen because no kubeconfig was given) needs kube-e2e's `local` cargo feature; set KUBECONFIG or --framework.kubeconfig, or enable the feature"
     )]
     LocalNotBuilt,
+    /// The cluster did not answer (or answered wrongly) when first asked for its version.
+    #[error("cluster at {server} ({source_of}) is not reachable: {reason}")]
+    Unreachable {
+        /// The API server's URL.
+        server: String,
+        /// Where the connection came from: the kubeconfig path and context.
+        source_of: String,
+        /// Why, in one line.
+        reason: String,
+    },
+    /// The kubeconfig's exec credential plugin cannot be run.
+    #[error(
+        "kubeconfig {path}: user `{user}` needs the exec credential plugin `{command}`, which {problem}"
+    )]
+    ExecPlugin {
+        /// The kubeconfig.
+        path: String,
+        /// The kubeconfig user.
+        user: String,
+        /// The plugin command.
+        command: String,
+        /// `is not on PATH`, `does not exist`.
+        problem: String,
+    },
     /// The client could not be built.
     #[error("failed to build a client")]
     Client(#[source] Box<kube::Error>),
@@ -169,9 +193,30 @@ impl Connection {
                 ),
             },
         };
+        let mut config = config;
+        // A server that accepts connections and never answers must not hang the run.
+        config.connect_timeout = Some(CONNECT_TIMEOUT);
+        let server = config.cluster_url.to_string();
         let client =
             kube::Client::try_from(config).map_err(|e| ProviderError::Client(Box::new(e)))?;
-        Ok((client, what))
+        // One question up front, so that an unreachable cluster is one error naming it — not
+        // a failure in every spec.
+        let source_of = match &self.context {
+            Some(c) => format!("{what}, context {c}"),
+            None => what.clone(),
+        };
+        let unreachable = |reason: String| ProviderError::Unreachable {
+            server: server.clone(),
+            source_of: source_of.clone(),
+            reason,
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
+            Ok(Ok(_)) => Ok((client, what)),
+            Ok(Err(e)) => Err(unreachable(crate::error::error_chain(&e))),
+            Err(_) => Err(unreachable(format!(
+                "no answer to GET /version within {PROBE_TIMEOUT:?}"
+            ))),
+        }
     }
 
     async fn load_kubeconfig(&self, path: &std::path::Path) -> Result<kube::Config, ProviderError> {
@@ -182,6 +227,8 @@ impl Connection {
         // Only a regular file: a FIFO given as kubeconfig would block the run forever.
         crate::config::param::ensure_regular_file(path).map_err(|e| err(Box::new(e)))?;
         let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| err(Box::new(e)))?;
+        check_exec_plugin(&kc, self.context.as_deref(), path)?;
+        check_certificate_authorities(&kc, path)?;
         let options = kube::config::KubeConfigOptions {
             context: self.context.clone(),
             ..Default::default()
@@ -189,6 +236,94 @@ impl Connection {
         kube::Config::from_custom_kubeconfig(kc, &options)
             .await
             .map_err(|e| err(Box::new(e)))
+    }
+}
+
+/// How long connecting to the API server may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the first request (TLS handshake included) may take.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Every cluster's `certificate-authority-data` must be a PEM certificate: garbage there is
+/// otherwise ignored and shows up much later as an unknown issuer.
+fn check_certificate_authorities(
+    kc: &kube::config::Kubeconfig,
+    path: &std::path::Path,
+) -> Result<(), ProviderError> {
+    use base64::Engine as _;
+    for named in &kc.clusters {
+        let Some(data) = named
+            .cluster
+            .as_ref()
+            .and_then(|c| c.certificate_authority_data.as_ref())
+        else {
+            continue;
+        };
+        let decoded = base64::engine::general_purpose::STANDARD.decode(data.trim());
+        let pem = decoded
+            .as_deref()
+            .ok()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .is_some_and(|t| t.contains("-----BEGIN CERTIFICATE-----"));
+        if !pem {
+            return Err(ProviderError::Kubeconfig {
+                path: path.display().to_string(),
+                source: format!(
+                    "cluster `{}`: certificate-authority-data is not a base64-encoded PEM certificate",
+                    named.name
+                )
+                .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The exec credential plugin of the context's user must exist: kube's own error does not name
+/// it.
+fn check_exec_plugin(
+    kc: &kube::config::Kubeconfig,
+    context: Option<&str>,
+    path: &std::path::Path,
+) -> Result<(), ProviderError> {
+    let Some(context_name) = context.or(kc.current_context.as_deref()) else {
+        return Ok(());
+    };
+    let Some(user) = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context_name)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone())
+    else {
+        return Ok(());
+    };
+    let Some(command) = kc
+        .auth_infos
+        .iter()
+        .find(|a| a.name == user)
+        .and_then(|a| a.auth_info.as_ref())
+        .and_then(|a| a.exec.as_ref())
+        .and_then(|e| e.command.clone())
+    else {
+        return Ok(());
+    };
+    let problem = if command.contains('/') {
+        (!std::path::Path::new(&command).is_file()).then(|| "does not exist".to_string())
+    } else {
+        let on_path = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(&command).is_file()))
+            .unwrap_or(false);
+        (!on_path).then(|| "is not on PATH".to_string())
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(ProviderError::ExecPlugin {
+            path: path.display().to_string(),
+            user,
+            command,
+            problem,
+        }),
     }
 }
 
@@ -210,5 +345,116 @@ mod tests {
         assert!(e.len() < 400 && e.contains("(60000 characters)"), "{e}");
         let path = PathBuf::from("/x/kubeconfig");
         assert_eq!(Provider::detect(Some(&path)), Provider::Skeleton);
+    }
+
+    fn kubeconfig(dir: &std::path::Path, server: &str, user: &str) -> PathBuf {
+        let path = dir.join("kubeconfig");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\nusers:\n- name: u\n  user:\n{user}"
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    async fn connect_error(path: PathBuf) -> String {
+        match connection(path).connect().await {
+            Ok(_) => panic!("expected a connection error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn connection(path: PathBuf) -> Connection {
+        Connection {
+            provider: Provider::Skeleton,
+            kubeconfig: Some(path),
+            context: None,
+            local_nodes: LocalNodes::Simulated,
+        }
+    }
+
+    const TOKEN: &str = "    token: t\n";
+
+    #[tokio::test]
+    async fn a_refused_connection_is_one_error_naming_server_and_kubeconfig() {
+        let dir = tempfile::tempdir().unwrap();
+        // A port nothing listens on: bind, note the port, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let path = kubeconfig(dir.path(), &format!("https://127.0.0.1:{port}"), TOKEN);
+        let e = connect_error(path.clone()).await;
+        assert!(
+            e.starts_with(&format!(
+                "cluster at https://127.0.0.1:{port}/ (kubeconfig {}) is not reachable:",
+                path.display()
+            )) && e.contains("Connection refused"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts and holds every connection, never writes a byte.
+        let held = tokio::spawn(async move {
+            let mut conns = Vec::new();
+            while let Ok((c, _)) = listener.accept().await {
+                conns.push(c);
+            }
+        });
+        let path = kubeconfig(dir.path(), &format!("https://127.0.0.1:{port}"), TOKEN);
+        let started = std::time::Instant::now();
+        let e = connect_error(path).await;
+        assert!(e.contains("is not reachable"), "{e}");
+        assert!(
+            started.elapsed() < PROBE_TIMEOUT + std::time::Duration::from_secs(5),
+            "bounded: {:?}",
+            started.elapsed()
+        );
+        held.abort();
+    }
+
+    #[tokio::test]
+    async fn a_garbage_certificate_authority_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = kubeconfig(dir.path(), "https://127.0.0.1:1", TOKEN);
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "insecure-skip-tls-verify: true",
+            "certificate-authority-data: Z2FyYmFnZQ==",
+        );
+        std::fs::write(&path, text).unwrap();
+        let e = match connection(path.clone()).connect().await {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => format!("{e}: {}", std::error::Error::source(&e).unwrap()),
+        };
+        assert_eq!(
+            e,
+            format!(
+                "failed to load kubeconfig {}: cluster `k`: certificate-authority-data is not a base64-encoded PEM certificate",
+                path.display()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_exec_plugin_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: kube-e2e-no-such-plugin\n";
+        let path = kubeconfig(dir.path(), "https://127.0.0.1:1", user);
+        let e = connect_error(path.clone()).await;
+        assert_eq!(
+            e,
+            format!(
+                "kubeconfig {}: user `u` needs the exec credential plugin `kube-e2e-no-such-plugin`, which is not on PATH",
+                path.display()
+            )
+        );
     }
 }
