@@ -107,6 +107,13 @@ pub mod prelude {
     pub use std::time::Duration;
 }
 
+/// What the crate's macros expand to; not a stable interface.
+#[doc(hidden)]
+pub mod __private {
+    pub use include_dir;
+    pub use inventory;
+}
+
 /// Defines `fn main()` for a `harness = false` test target: runs the specs registered in the
 /// binary with the process's arguments and exits with the runner's code.
 #[macro_export]
