@@ -15,8 +15,7 @@ use kube_e2e_cluster::{Asset, AssetCache, Layout, LocalCluster, NodeLayout};
 /// The driver's manifests, which travel with the storage crate (`kube-e2e-storage`); this test
 /// of the cluster crate reads them from the repository, as a user applying them would.
 fn manifests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../storage-suite/manifests/storage-csi/hostpath")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../storage-suite/manifests/storage-csi/hostpath")
 }
 
 /// `names` from [`manifests_dir`], rendered for `deployment` into one YAML stream.
@@ -267,7 +266,12 @@ fn deploy(cluster: &Cluster) -> HostpathDeployment {
     cluster.ok(&["apply", "-n", NAMESPACE, "-f", "-"], Some(&controller));
     let driver = render(
         &deployment,
-        &["rbac.yaml", "csi-driver.yaml", "controller.yaml", "node.yaml"],
+        &[
+            "rbac.yaml",
+            "csi-driver.yaml",
+            "controller.yaml",
+            "node.yaml",
+        ],
     );
     cluster.ok(&["apply", "-n", NAMESPACE, "-f", "-"], Some(&driver));
     deployment

@@ -40,8 +40,7 @@ fn copy_tree(from: &Path, to: &Path) {
         if src.is_dir() {
             copy_tree(&src, &dst);
         } else {
-            std::fs::copy(&src, &dst)
-                .unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
+            std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
         }
     }
 }
@@ -166,7 +165,14 @@ fn a_crate_outside_the_workspace_embeds_its_manifests_and_runs_its_specs() {
 
     let run = cargo(
         &crate_dir,
-        &["test", "--test", "e2e", "--", "--focus", "Downstream driver"],
+        &[
+            "test",
+            "--test",
+            "e2e",
+            "--",
+            "--focus",
+            "Downstream driver",
+        ],
     );
     let output = text(&run);
     eprintln!("{output}");

@@ -446,8 +446,8 @@ mod tests {
             );
         }
         let docs = rendered_documents(&files, &deployment, &all).unwrap();
-        let yaml = serde_json::to_string(&docs.iter().map(|d| &d.object).collect::<Vec<_>>())
-            .unwrap();
+        let yaml =
+            serde_json::to_string(&docs.iter().map(|d| &d.object).collect::<Vec<_>>()).unwrap();
         for placeholder in ["KUBELET_ROOT", "DRIVER_NAME", "TEST_NAMESPACE"] {
             assert!(
                 !yaml.contains(placeholder),
@@ -457,6 +457,9 @@ mod tests {
         assert!(yaml.contains(csi::CSI_IMAGE));
         assert!(yaml.contains("/tmp/state/kubelet/plugins/d.csi/csi.sock"));
         assert!(yaml.contains(r#""namespace":"ns-1""#), "{yaml}");
-        assert!(docs.iter().any(|d| d.object.metadata.name.as_deref() == Some("d.csi")));
+        assert!(
+            docs.iter()
+                .any(|d| d.object.metadata.name.as_deref() == Some("d.csi"))
+        );
     }
 }

@@ -57,17 +57,20 @@ fn deployment(s: &mut Container) {
             "deploys its objects from the manifests it embeds",
             |cx| async move {
                 let f = cx.framework()?;
-                cx.by(format!("finding {DEPLOYMENT} among the embedded test files"));
+                cx.by(format!(
+                    "finding {DEPLOYMENT} among the embedded test files"
+                ));
                 let (_, from) = f.session().files().read(DEPLOYMENT)?;
                 expect(from.as_str()).to(contain_substring(
                     "downstream-driver: testing-manifests/example-csi/deployment.yaml",
                 ))?;
                 cx.by("creating the driver's configuration, controller and CSIDriver object");
-                let created = f.manifests([DEPLOYMENT]).wait_for_rollout().create().await?;
-                let kinds: Vec<&str> = created
-                    .iter()
-                    .map(|c| c.resource.kind.as_str())
-                    .collect();
+                let created = f
+                    .manifests([DEPLOYMENT])
+                    .wait_for_rollout()
+                    .create()
+                    .await?;
+                let kinds: Vec<&str> = created.iter().map(|c| c.resource.kind.as_str()).collect();
                 expect(kinds).to_equal(vec![
                     "ConfigMap",
                     "ServiceAccount",
@@ -79,10 +82,7 @@ fn deployment(s: &mut Container) {
                 let config = f.api::<ConfigMap>().get("example-csi-config").await?;
                 let data = config.data.unwrap_or_default();
                 expect(data.get("driver-name").map(String::as_str)).to_equal(Some(DRIVER_NAME))?;
-                let controller = f
-                    .api::<Deployment>()
-                    .get("example-csi-controller")
-                    .await?;
+                let controller = f.api::<Deployment>().get("example-csi-controller").await?;
                 let ready = controller
                     .status
                     .and_then(|s| s.ready_replicas)

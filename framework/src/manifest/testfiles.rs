@@ -159,7 +159,10 @@ impl TestFiles {
     }
 
     /// Sources: `repo_root` (if any), then exactly `embedded`, searched together.
-    pub fn with_sources(repo_root: Option<PathBuf>, embedded: Vec<&'static EmbeddedSource>) -> Self {
+    pub fn with_sources(
+        repo_root: Option<PathBuf>,
+        embedded: Vec<&'static EmbeddedSource>,
+    ) -> Self {
         TestFiles {
             repo_root,
             embedded,
