@@ -53,7 +53,7 @@ pub const MANIFESTS: [&str; 4] = [
 /// drivers are deployed.
 pub const SNAPSHOT_CONTROLLER_MANIFEST: &str = "storage-csi/hostpath/snapshot-controller.yaml";
 
-/// `files` read through `files` (test-file paths), placeholders filled for `deployment`, parsed.
+/// The test files at `paths`, read through `files`, placeholders filled for `deployment`, parsed.
 ///
 /// # Errors
 ///

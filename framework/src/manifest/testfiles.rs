@@ -62,7 +62,6 @@ pub enum TestFileError {
 
 /// A directory of test files embedded into the binary by one crate; registered by
 /// [`embed_test_files!`](crate::embed_test_files), found by every [`TestFiles`].
-#[derive(Debug)]
 pub struct EmbeddedSource {
     crate_name: &'static str,
     dir: &'static str,
@@ -124,6 +123,17 @@ impl EmbeddedSource {
         collect_paths(self.root, &mut out);
         out.sort_unstable();
         out
+    }
+}
+
+/// The crate, the directory and how many files — not the files' bytes.
+impl std::fmt::Debug for EmbeddedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedSource")
+            .field("crate_name", &self.crate_name)
+            .field("dir", &self.dir())
+            .field("files", &self.paths().len())
+            .finish()
     }
 }
 
@@ -408,6 +418,17 @@ mod tests {
         // A path only one source has is unaffected.
         let (_, from) = files.read("only-other.yaml").unwrap();
         assert_eq!(from, "other: elsewhere/only-other.yaml (embedded)");
+    }
+
+    #[test]
+    fn debug_output_names_the_source_without_its_bytes() {
+        let files = TestFiles::with_sources(None, vec![&FIRST_SOURCE]);
+        let debug = format!("{files:?}");
+        assert!(
+            debug.contains(r#"EmbeddedSource { crate_name: "first", dir: "fixtures", files: 2 }"#),
+            "{debug}"
+        );
+        assert!(!debug.contains("ConfigMap"), "{debug}");
     }
 
     #[test]
