@@ -12,6 +12,25 @@ use kube_e2e_cluster::csi::{self, HostpathDeployment};
 use kube_e2e_cluster::node::real::NODE_NAME;
 use kube_e2e_cluster::{Asset, AssetCache, Layout, LocalCluster, NodeLayout};
 
+/// The driver's manifests, which travel with the storage crate (`kube-e2e-storage`); this test
+/// of the cluster crate reads them from the repository, as a user applying them would.
+fn manifests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../storage-suite/manifests/storage-csi/hostpath")
+}
+
+/// `names` from [`manifests_dir`], rendered for `deployment` into one YAML stream.
+fn render(deployment: &HostpathDeployment, names: &[&str]) -> String {
+    let texts: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let path = manifests_dir().join(name);
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        })
+        .collect();
+    deployment.render_stream(texts.iter().map(String::as_str))
+}
+
 const BUSYBOX: &str = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1";
 const NAMESPACE: &str = "csi-hostpath";
 
@@ -243,9 +262,17 @@ fn deploy(cluster: &Cluster) -> HostpathDeployment {
     }
     cluster.ok(&["create", "namespace", NAMESPACE], None);
     let deployment = HostpathDeployment::new(NAMESPACE, kubelet_root);
-    let controller = deployment.render_snapshot_controller().unwrap();
+    let controller = render(&deployment, &["snapshot-controller.yaml"]);
     cluster.ok(&["apply", "-n", NAMESPACE, "-f", "-"], Some(&controller));
-    let driver = deployment.render_all().unwrap();
+    let driver = render(
+        &deployment,
+        &[
+            "rbac.yaml",
+            "csi-driver.yaml",
+            "controller.yaml",
+            "node.yaml",
+        ],
+    );
     cluster.ok(&["apply", "-n", NAMESPACE, "-f", "-"], Some(&driver));
     deployment
 }

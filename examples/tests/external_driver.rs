@@ -14,6 +14,9 @@ use kube_e2e_storage::hostpath;
 
 kube_e2e_storage::external_drivers!();
 
+// The repository's `testing-manifests/`, for driver files whose classes come `FromFile`.
+kube_e2e::embed_test_files!("$CARGO_MANIFEST_DIR/../testing-manifests");
+
 /// The driver file used when none is given.
 const DEFAULT_FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

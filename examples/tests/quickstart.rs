@@ -14,6 +14,9 @@ use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, ListParams, PostParams};
 use kube_e2e::prelude::*;
 
+// The repository's `testing-manifests/` (`quickstart/*.yaml`), embedded into this binary.
+kube_e2e::embed_test_files!("$CARGO_MANIFEST_DIR/../testing-manifests");
+
 fn busybox_pod(f: &Framework, name: &str) -> Pod {
     // Test namespaces enforce the restricted pod-security level.
     restricted_pod(

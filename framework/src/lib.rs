@@ -41,7 +41,8 @@
 //! [`spec`], [`select`], [`exec`], [`report`], [`config`], [`expect`], [`conformance`]) with the
 //! Kubernetes framework on top. The framework's pieces: [`framework`] (the per-spec
 //! [`Framework`]: client, namespaces, teardown), [`session`] (connection and providers),
-//! [`namespace`] (lifecycle and failure dumps), [`manifest`] (test files, loading, patching),
+//! [`namespace`] (lifecycle and failure dumps), [`manifest`] (test files — each crate embeds
+//! its own with [`embed_test_files!`] —, loading, patching),
 //! [`pod`] (pods the `restricted` pod-security level admits), [`conditions`], [`timeouts`],
 //! [`skip`], [`images`], [`in_cluster`] (sharded runs inside the cluster) and [`run`] (how the
 //! framework takes part in a run). See `docs/framework.md`.
@@ -105,6 +106,13 @@ pub mod prelude {
     pub use crate::spec::tag::{Tag, feature, label, sig};
     pub use anyhow::{Context as _, bail, ensure};
     pub use std::time::Duration;
+}
+
+/// What the crate's macros expand to; not a stable interface.
+#[doc(hidden)]
+pub mod __private {
+    pub use include_dir;
+    pub use inventory;
 }
 
 /// Defines `fn main()` for a `harness = false` test target: runs the specs registered in the

@@ -1,6 +1,8 @@
 //! The built-in csi-hostpath driver: the project's own hostpath CSI driver, deployed for each
-//! spec from `testing-manifests/storage-csi/hostpath/` (the YAML a user would apply with
-//! kubectl) through the framework's manifests, renamed per spec with
+//! spec from `storage-csi/hostpath/` (the YAML a user would apply with kubectl, in this crate's
+//! `manifests/` directory, embedded with
+//! [`embed_test_files!`](kube_e2e::embed_test_files) so the driver travels with the crate)
+//! through the framework's manifests, renamed per spec with
 //! [`CsiPatch`](kube_e2e::manifest::patch::CsiPatch) so that parallel specs each have their own driver.
 //!
 //! Once per process it also makes sure the cluster can run it: the CSI image is built and
@@ -21,7 +23,8 @@ use k8s_openapi::api::storage::v1::{CSINode, StorageClass};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube_e2e::Framework;
 use kube_e2e::manifest::patch::CsiPatch;
-use kube_e2e::manifest::{Target, parse_documents};
+use kube_e2e::manifest::testfiles::TestFiles;
+use kube_e2e::manifest::{Document, Target, parse_documents};
 use kube_e2e::skip::{Skip, skip};
 use kube_e2e_cluster::csi::{self, DEFAULT_DRIVER_NAME, HostpathDeployment};
 use kube_e2e_cluster::node::real::NODE_NAME;
@@ -33,13 +36,40 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::OnceCell;
 
-/// The manifests, in create order, relative to `testing-manifests/`.
+// The driver's manifests (`storage-csi/hostpath/*.yaml`), found by every binary that links
+// this crate, wherever it runs.
+kube_e2e::embed_test_files!("$CARGO_MANIFEST_DIR/manifests");
+
+/// The driver's manifests, in create order, as test-file paths (this crate's `manifests/`
+/// directory is embedded; `--framework.repo-root` can override them).
 pub const MANIFESTS: [&str; 4] = [
     "storage-csi/hostpath/rbac.yaml",
     "storage-csi/hostpath/csi-driver.yaml",
     "storage-csi/hostpath/controller.yaml",
     "storage-csi/hostpath/node.yaml",
 ];
+
+/// The snapshot controller's manifest (RBAC and Deployment), once per cluster however many
+/// drivers are deployed.
+pub const SNAPSHOT_CONTROLLER_MANIFEST: &str = "storage-csi/hostpath/snapshot-controller.yaml";
+
+/// The test files at `paths`, read through `files`, placeholders filled for `deployment`, parsed.
+///
+/// # Errors
+///
+/// A file not found or not parsing, naming it.
+pub fn rendered_documents(
+    files: &TestFiles,
+    deployment: &HostpathDeployment,
+    paths: &[&str],
+) -> anyhow::Result<Vec<Document>> {
+    let mut docs = Vec::new();
+    for path in paths {
+        let (text, _) = files.read_to_string(path)?;
+        docs.extend(parse_documents(path, &deployment.render(&text))?);
+    }
+    Ok(docs)
+}
 
 /// Namespace of the once-per-cluster snapshot controller.
 pub const INFRA_NAMESPACE: &str = "kube-e2e-storage";
@@ -122,10 +152,10 @@ fn state_dir() -> PathBuf {
 }
 
 /// Builds and imports the image, installs the snapshot CRDs and controller; once per process.
-async fn ensure_infra(client: &kube::Client) -> anyhow::Result<&'static Infra> {
+async fn ensure_infra(client: &kube::Client, files: &TestFiles) -> anyhow::Result<&'static Infra> {
     let result = INFRA
         .get_or_init(|| async {
-            install_infra(client)
+            install_infra(client, files)
                 .await
                 .map_err(|e| match e.downcast_ref::<Skip>() {
                     Some(s) => InfraError::Skip(s.reason().to_string()),
@@ -142,7 +172,7 @@ async fn ensure_infra(client: &kube::Client) -> anyhow::Result<&'static Infra> {
     }
 }
 
-async fn install_infra(client: &kube::Client) -> anyhow::Result<Infra> {
+async fn install_infra(client: &kube::Client, files: &TestFiles) -> anyhow::Result<Infra> {
     let layout = Layout::new(&state_dir());
     let node = NodeLayout::new(&layout);
     let socket = node.containerd_socket();
@@ -178,10 +208,13 @@ async fn install_infra(client: &kube::Client) -> anyhow::Result<Infra> {
         .patch(INFRA_NAMESPACE, &pp, &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": INFRA_NAMESPACE}})))
         .await
         .context("creating the storage infrastructure namespace")?;
-    let yaml =
-        HostpathDeployment::new(INFRA_NAMESPACE, &kubelet_root).render_snapshot_controller()?;
+    let deployment = HostpathDeployment::new(INFRA_NAMESPACE, &kubelet_root);
     target
-        .write(parse_documents("snapshot controller (rendered)", &yaml)?)
+        .write(rendered_documents(
+            files,
+            &deployment,
+            &[SNAPSHOT_CONTROLLER_MANIFEST],
+        )?)
         .await?;
     Ok(Infra { kubelet_root })
 }
@@ -211,12 +244,15 @@ pub const DEFAULT_DRIVER: &str = DEFAULT_DRIVER_NAME;
 pub async fn deploy_shared(params: &kube_e2e::Params, driver_name: &str) -> anyhow::Result<()> {
     let session = kube_e2e::Session::global(params).await?;
     let client = session.client().clone();
-    let infra = ensure_infra(&client).await?;
-    let yaml = HostpathDeployment::new(INFRA_NAMESPACE, &infra.kubelet_root)
-        .driver_name(driver_name)
-        .render_all()?;
+    let infra = ensure_infra(&client, session.files()).await?;
+    let deployment =
+        HostpathDeployment::new(INFRA_NAMESPACE, &infra.kubelet_root).driver_name(driver_name);
     infra_target(&client)
-        .write(parse_documents("csi-hostpath driver (rendered)", &yaml)?)
+        .write(rendered_documents(
+            session.files(),
+            &deployment,
+            &MANIFESTS,
+        )?)
         .await?;
     let csinodes: Api<CSINode> = Api::all(client.clone());
     let name = driver_name.to_string();
@@ -322,7 +358,7 @@ impl TestDriver for CsiHostpathDriver {
 
     fn prepare<'a>(&'a self, f: Arc<Framework>) -> BoxFuture<'a, anyhow::Result<PerTestConfig>> {
         Box::pin(async move {
-            let infra = ensure_infra(f.client()).await?;
+            let infra = ensure_infra(f.client(), f.session().files()).await?;
             // Upstream's GetUniqueDriverName: the driver name plus the spec's unique name.
             let driver_name = format!("{DEFAULT_DRIVER_NAME}-{}", f.unique_name());
             deploy(&f, &driver_name, &infra.kubelet_root.display().to_string()).await?;
@@ -389,5 +425,41 @@ impl SnapshottableDriver for CsiHostpathDriver {
 impl EphemeralDriver for CsiHostpathDriver {
     fn volume(&self, _config: &PerTestConfig, _n: usize) -> InlineVolume {
         InlineVolume::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_manifests_render_without_placeholders_and_use_the_image() {
+        let files = TestFiles::new(None);
+        let deployment = HostpathDeployment::new("ns-1", "/tmp/state/kubelet").driver_name("d.csi");
+        let mut all = MANIFESTS.to_vec();
+        all.push(SNAPSHOT_CONTROLLER_MANIFEST);
+        for path in &all {
+            let (_, from) = files.read(path).unwrap();
+            assert!(
+                from.starts_with("kube-e2e-storage: manifests/storage-csi/hostpath/"),
+                "{path} comes from this crate: {from}"
+            );
+        }
+        let docs = rendered_documents(&files, &deployment, &all).unwrap();
+        let yaml =
+            serde_json::to_string(&docs.iter().map(|d| &d.object).collect::<Vec<_>>()).unwrap();
+        for placeholder in ["KUBELET_ROOT", "DRIVER_NAME", "TEST_NAMESPACE"] {
+            assert!(
+                !yaml.contains(placeholder),
+                "{placeholder} left in the manifests"
+            );
+        }
+        assert!(yaml.contains(csi::CSI_IMAGE));
+        assert!(yaml.contains("/tmp/state/kubelet/plugins/d.csi/csi.sock"));
+        assert!(yaml.contains(r#""namespace":"ns-1""#), "{yaml}");
+        assert!(
+            docs.iter()
+                .any(|d| d.object.metadata.name.as_deref() == Some("d.csi"))
+        );
     }
 }

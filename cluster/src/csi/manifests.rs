@@ -1,37 +1,14 @@
-//! The driver's manifests (`testing-manifests/storage-csi/hostpath`) and the values that fill
-//! their placeholders.
+//! The values that fill the placeholders of the driver's manifests. The manifests themselves
+//! travel with the storage crate (`kube-e2e-storage`, `manifests/storage-csi/hostpath/`, embedded
+//! as test files); this crate only renders text it is given, so it needs no file of its own.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-
-use crate::error::{Error, Result};
+use std::path::PathBuf;
 
 /// The driver name the manifests get unless a deployment picks another.
 pub const DEFAULT_DRIVER_NAME: &str = "hostpath.csi.kube-e2e.io";
 
 /// The topology key of the driver's only segment (the node a volume lives on).
 pub const TOPOLOGY_KEY: &str = "topology.hostpath.csi/node";
-
-/// The manifests' directory in this repository (`testing-manifests/storage-csi/hostpath`).
-pub fn manifests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("testing-manifests")
-        .join("storage-csi")
-        .join("hostpath")
-}
-
-/// The driver's manifests, in apply order. `snapshot-controller.yaml` is separate: the
-/// snapshot controller runs once per cluster, however many drivers are deployed.
-pub const DRIVER_MANIFESTS: [&str; 4] = [
-    "rbac.yaml",
-    "csi-driver.yaml",
-    "controller.yaml",
-    "node.yaml",
-];
-
-/// The snapshot controller's manifest (RBAC and Deployment).
-pub const SNAPSHOT_CONTROLLER_MANIFEST: &str = "snapshot-controller.yaml";
 
 /// The values substituted for the manifests' placeholders.
 ///
@@ -83,53 +60,35 @@ impl HostpathDeployment {
             .replace("TEST_NAMESPACE", &self.namespace)
     }
 
-    /// [`DRIVER_MANIFESTS`] from [`manifests_dir`], rendered and joined into one YAML stream.
-    ///
-    /// # Errors
-    /// If a manifest is unreadable.
-    pub fn render_all(&self) -> Result<String> {
-        self.render_files(&DRIVER_MANIFESTS)
-    }
-
-    /// The snapshot controller's manifest, rendered (only `TEST_NAMESPACE` applies).
-    ///
-    /// # Errors
-    /// If the manifest is unreadable.
-    pub fn render_snapshot_controller(&self) -> Result<String> {
-        self.render_files(&[SNAPSHOT_CONTROLLER_MANIFEST])
-    }
-
-    fn render_files(&self, names: &[&str]) -> Result<String> {
+    /// Each text rendered, as one YAML stream (every text a document set of its own).
+    pub fn render_stream<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> String {
         let mut all = String::new();
-        for name in names {
-            let path = manifests_dir().join(name);
-            let text = fs::read_to_string(&path).map_err(Error::io(&path))?;
+        for text in texts {
             all.push_str("---\n");
-            all.push_str(&self.render(&text));
+            all.push_str(&self.render(text));
             all.push('\n');
         }
-        Ok(all)
+        all
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::csi::CSI_IMAGE;
+
+    const TEXT: &str = "metadata:\n  name: DRIVER_NAME-controller\n  namespace: TEST_NAMESPACE\n\
+path: KUBELET_ROOT/plugins/DRIVER_NAME/csi.sock\n";
 
     #[test]
-    fn manifests_leave_no_placeholder_behind_and_use_the_image() {
+    fn every_placeholder_is_replaced() {
         let deployment = HostpathDeployment::new("ns-1", "/tmp/state/kubelet").driver_name("d.csi");
-        let yaml =
-            deployment.render_all().unwrap() + &deployment.render_snapshot_controller().unwrap();
+        let yaml = deployment.render_stream([TEXT, TEXT]);
         for placeholder in ["KUBELET_ROOT", "DRIVER_NAME", "TEST_NAMESPACE"] {
-            assert!(
-                !yaml.contains(placeholder),
-                "{placeholder} left in the manifests"
-            );
+            assert!(!yaml.contains(placeholder), "{placeholder} left in {yaml}");
         }
-        assert!(yaml.contains(CSI_IMAGE));
-        assert!(yaml.contains("/tmp/state/kubelet/plugins/d.csi/csi.sock"));
-        assert!(yaml.contains("namespace: ns-1"));
+        assert!(yaml.contains("path: /tmp/state/kubelet/plugins/d.csi/csi.sock"));
+        assert!(yaml.contains("name: d.csi-controller"));
+        assert_eq!(yaml.matches("namespace: ns-1").count(), 2, "{yaml}");
+        assert_eq!(yaml.matches("---\n").count(), 2, "{yaml}");
     }
 }

@@ -11,18 +11,21 @@
 //! use kube_e2e_cluster::AssetCache;
 //! use kube_e2e_cluster::csi::{self, HostpathDeployment};
 //!
-//! # fn run() -> kube_e2e_cluster::Result<()> {
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let cache = AssetCache::at_default_location();
 //! let binaries = csi::ensure_csi(&cache, &mut |line| eprintln!("{line}"))?;
 //! let archive = csi::build_image(&binaries, &cache)?;
 //! csi::import_image(&archive, "/tmp/cluster/containerd/containerd.sock".as_ref())?;
+//! // The driver's manifests come with kube-e2e-storage (`manifests/storage-csi/hostpath/`).
+//! let rbac = std::fs::read_to_string("storage-suite/manifests/storage-csi/hostpath/rbac.yaml")?;
 //! let deployment = HostpathDeployment::new("csi-ns", "/tmp/cluster/kubelet");
-//! let yaml = deployment.render_all()?;
+//! let yaml = deployment.render_stream([rbac.as_str()]);
 //! # drop(yaml); Ok(()) }
 //! ```
 //!
 //! Inside: `binaries` (building and recording the binaries and the snapshot CRDs), `image`
-//! (the one image that holds them) and `manifests` (rendering the driver's manifests).
+//! (the one image that holds them) and `manifests` (filling the placeholders of the driver's
+//! manifests, which the storage crate ships).
 
 mod binaries;
 mod image;
@@ -32,7 +35,4 @@ pub use binaries::{
     CsiBinaries, CsiBinary, CsiRecord, SNAPSHOTTER_VERSION, ensure_csi, missing, records,
 };
 pub use image::{CSI_IMAGE, CsiImage, build_image, import_image};
-pub use manifests::{
-    DEFAULT_DRIVER_NAME, DRIVER_MANIFESTS, HostpathDeployment, SNAPSHOT_CONTROLLER_MANIFEST,
-    TOPOLOGY_KEY, manifests_dir,
-};
+pub use manifests::{DEFAULT_DRIVER_NAME, HostpathDeployment, TOPOLOGY_KEY};

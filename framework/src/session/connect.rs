@@ -56,7 +56,7 @@ crate::param!(
     "framework.repo-root",
     String,
     None,
-    "directory searched for test files before the embedded testing-manifests/"
+    "directory searched for test files before the embedded ones (kube_e2e::embed_test_files!)"
 );
 crate::param!(
     "framework.image-repo-list",
