@@ -6,6 +6,7 @@ mod support;
 
 use std::net::TcpStream;
 use std::path::Path;
+use std::process::Command;
 
 use kube_e2e_cluster::LocalCluster;
 use kube_e2e_cluster::process::ProcessState;
@@ -40,6 +41,7 @@ fn up_is_idempotent_a_killed_component_shows_and_down_leaves_nothing() {
         .expect("state saved");
     let pids: Vec<i32> = cluster.state().components.iter().map(|c| c.pid).collect();
     let ports = cluster.state().ports.clone();
+    only_its_owner_reaches_etcd_and_the_api(&state_dir, &ports);
 
     let second = cli(&state_dir, &["up", "--simulated-nodes", "1"]);
     assert!(second.status.success(), "{}", text(&second));
@@ -128,6 +130,66 @@ fn up_is_idempotent_a_killed_component_shows_and_down_leaves_nothing() {
         twice.status.success(),
         "down is idempotent: {}",
         text(&twice)
+    );
+}
+
+/// Runs `args` as user and group 65534 (nobody), without supplementary groups.
+fn as_nobody(args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(args)
+        .output()
+        .expect("setpriv runs")
+}
+
+/// etcd asks for a client certificate that only root can read; the API server gives an
+/// unauthenticated user nothing.
+fn only_its_owner_reaches_etcd_and_the_api(
+    state_dir: &Path,
+    ports: &kube_e2e_cluster::control_plane::components::Ports,
+) {
+    let pki = state_dir.join("pki");
+    let file = |name: &str| pki.join(name).display().to_string();
+    let health = format!("https://127.0.0.1:{}/health", ports.etcd_client);
+    let other = as_nobody(&["curl", "-sS", "-k", "--max-time", "5", &health]);
+    assert!(
+        !other.status.success(),
+        "another user reached etcd without a certificate: {}",
+        text(&other)
+    );
+    let owner = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--cacert", &file("ca.crt")])
+        .args(["--cert", &file("apiserver-etcd-client.crt")])
+        .args(["--key", &file("apiserver-etcd-client.key"), &health])
+        .output()
+        .expect("curl runs");
+    assert!(
+        owner.status.success() && String::from_utf8_lossy(&owner.stdout).contains("health"),
+        "the API server's certificate reaches etcd: {}",
+        text(&owner)
+    );
+    for key in ["apiserver-etcd-client.key", "etcd-server.key", "ca.key"] {
+        let read = as_nobody(&["cat", &file(key)]);
+        assert!(!read.status.success(), "another user read {key}");
+    }
+    let secrets = format!("https://127.0.0.1:{}/api/v1/secrets", ports.apiserver);
+    let api = as_nobody(&[
+        "curl",
+        "-sS",
+        "-k",
+        "--max-time",
+        "5",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &secrets,
+    ]);
+    let code = String::from_utf8_lossy(&api.stdout).to_string();
+    assert!(
+        code == "401" || code == "403",
+        "an unauthenticated user gets no secrets from the API server: HTTP {code} {}",
+        text(&api)
     );
 }
 

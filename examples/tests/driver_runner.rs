@@ -68,6 +68,7 @@ fn executables() -> (PathBuf, PathBuf) {
 fn spec_names(output: &[u8]) -> Vec<String> {
     let mut names: Vec<String> = String::from_utf8_lossy(output)
         .lines()
+        .filter(|l| !l.starts_with("test result:"))
         .filter_map(|l| l.strip_prefix("test "))
         .filter_map(|l| l.split(" ... ").next())
         .map(|l| l.trim_end().to_string())

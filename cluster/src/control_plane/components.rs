@@ -90,10 +90,23 @@ pub fn control_plane(
 ) -> Vec<ComponentSpec> {
     let pki = layout.pki();
     let p = |path: std::path::PathBuf| path.display().to_string();
-    let etcd_url = format!("http://127.0.0.1:{}", ports.etcd_client);
-    let peer_url = format!("http://127.0.0.1:{}", ports.etcd_peer);
+    // TLS with client certificates on both of etcd's listeners: another local user can
+    // connect to the port, but gets nothing without a certificate only root can read.
+    let etcd_url = format!("https://127.0.0.1:{}", ports.etcd_client);
+    let peer_url = format!("https://127.0.0.1:{}", ports.etcd_peer);
+    let etcd_cert = p(pki.cert(super::pki::ETCD_SERVER));
+    let etcd_key = p(pki.key(super::pki::ETCD_SERVER));
+    let ca = p(pki.ca_cert());
     let etcd = vec![
         s("--name=kube-e2e"),
+        format!("--cert-file={etcd_cert}"),
+        format!("--key-file={etcd_key}"),
+        format!("--trusted-ca-file={ca}"),
+        s("--client-cert-auth=true"),
+        format!("--peer-cert-file={etcd_cert}"),
+        format!("--peer-key-file={etcd_key}"),
+        format!("--peer-trusted-ca-file={ca}"),
+        s("--peer-client-cert-auth=true"),
         format!("--data-dir={}", p(layout.etcd_data())),
         format!("--listen-client-urls={etcd_url}"),
         format!("--advertise-client-urls={etcd_url}"),
@@ -106,6 +119,9 @@ pub fn control_plane(
     ];
     let mut apiserver = vec![
         format!("--etcd-servers={etcd_url}"),
+        format!("--etcd-cafile={ca}"),
+        format!("--etcd-certfile={}", p(pki.cert(super::pki::ETCD_CLIENT))),
+        format!("--etcd-keyfile={}", p(pki.key(super::pki::ETCD_CLIENT))),
         format!("--secure-port={}", ports.apiserver),
         format!("--cert-dir={}", p(pki.dir().join("apiserver-generated"))),
         format!("--tls-cert-file={}", p(pki.cert("apiserver"))),
@@ -255,7 +271,17 @@ mod tests {
             ]
         );
         let joined = |i: usize| specs[i].args.join(" ");
-        assert!(joined(0).contains(&format!("127.0.0.1:{}", ports.etcd_client)));
+        assert!(joined(0).contains(&format!(
+            "--listen-client-urls=https://127.0.0.1:{}",
+            ports.etcd_client
+        )));
+        assert!(joined(0).contains("--client-cert-auth=true"));
+        assert!(joined(0).contains("--peer-client-cert-auth=true"));
+        assert!(joined(1).contains(&format!(
+            "--etcd-servers=https://127.0.0.1:{}",
+            ports.etcd_client
+        )));
+        assert!(joined(1).contains("--etcd-certfile="));
         assert!(joined(1).contains(&format!("--secure-port={}", ports.apiserver)));
         assert!(joined(2).contains(&format!("--secure-port={}", ports.controller_manager)));
         assert!(joined(3).contains(&format!("--secure-port={}", ports.scheduler)));

@@ -197,6 +197,11 @@ impl Authority {
     }
 }
 
+/// File stem of etcd's serving certificate (client and peer listeners).
+pub const ETCD_SERVER: &str = "etcd-server";
+/// File stem of the API server's client certificate for etcd.
+pub const ETCD_CLIENT: &str = "apiserver-etcd-client";
+
 /// The names the API server's serving certificate must be valid for.
 pub fn apiserver_names(extra_ips: &[IpAddr]) -> Vec<String> {
     let mut names: Vec<String> = [
@@ -234,6 +239,19 @@ pub fn generate_control_plane(paths: &PkiPaths, extra_ips: &[IpAddr]) -> Result<
     for client in control_plane_clients() {
         write_pair(paths, client.file, &ca.sign_client(&client)?)?;
     }
+    // etcd serves clients (and peers) over TLS and asks for a client certificate: only the
+    // API server, holding `apiserver-etcd-client`, can read the cluster's data.
+    let etcd = ca.sign_server(
+        ETCD_SERVER,
+        &["127.0.0.1".to_string(), "localhost".to_string()],
+    )?;
+    write_pair(paths, ETCD_SERVER, &etcd)?;
+    let etcd_client = ca.sign_client(&ClientIdentity {
+        file: ETCD_CLIENT,
+        user: "kube-apiserver-etcd-client".into(),
+        groups: vec![],
+    })?;
+    write_pair(paths, ETCD_CLIENT, &etcd_client)?;
     let sa = KeyPair::generate().map_err(pki_error("generate the service-account key"))?;
     write_secret(&paths.service_account_key(), &sa.serialize_pem())?;
     write_secret(&paths.service_account_pub(), &sa.public_key_pem())?;
