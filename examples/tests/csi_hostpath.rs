@@ -20,6 +20,19 @@ fn csi_volumes(s: &mut Container) {
 }
 kube_e2e::specs!(csi_volumes);
 
+fn prepare_once(s: &mut Container) {
+    // The driver's image and the snapshot controller, once per process, before the first spec
+    // and outside every spec's time.
+    s.before_suite(|suite| async move {
+        let params = suite.params();
+        if let Some(reason) = kube_e2e_storage::hostpath::prepare_cluster(&params).await? {
+            suite.log(format!("csi-hostpath specs will skip: {reason}"));
+        }
+        Ok(())
+    });
+}
+kube_e2e::suite_hooks!(prepare_once);
+
 fn main() {
     // Started from nothing, the local cluster gets a real node: the driver needs a kubelet.
     let args = kube_e2e::config::param::with_defaults(

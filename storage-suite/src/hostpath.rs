@@ -234,6 +234,27 @@ fn infra_target(client: &kube::Client) -> Target {
 /// The driver name of the shared deployment.
 pub const DEFAULT_DRIVER: &str = DEFAULT_DRIVER_NAME;
 
+/// Makes the cluster ready for the driver, once per process: the image built and imported
+/// into the real node, the snapshot CRDs installed and the snapshot controller running. Call it
+/// from a suite's `before_suite` so that no spec pays for (or is blamed for) it; specs reuse
+/// the result. `Ok(Some(reason))`: this cluster cannot run the driver (no real node), and the
+/// driver's specs will skip with that reason.
+///
+/// # Errors
+///
+/// Connecting, building or installing failed.
+pub async fn prepare_cluster(params: &kube_e2e::Params) -> anyhow::Result<Option<String>> {
+    let session = kube_e2e::Session::global(params).await?;
+    let client = session.client().clone();
+    match ensure_infra(&client, session.files()).await {
+        Ok(_) => Ok(None),
+        Err(e) => match e.downcast_ref::<Skip>() {
+            Some(skip) => Ok(Some(skip.reason().to_string())),
+            None => Err(e),
+        },
+    }
+}
+
 /// Deploys the driver once for a whole run (or reuses it): the manifests applied as a user
 /// would with kubectl, into [`INFRA_NAMESPACE`], under `driver_name`. It stays after the run
 /// (the framework has no end-of-run hook yet); applying again is a no-op.
