@@ -26,7 +26,11 @@ fn target_dir() -> PathBuf {
 
 fn fixture() -> PathBuf {
     let path = target_dir().join("examples").join("fixture-suite");
-    assert!(path.exists(), "{} is missing; `cargo test` builds examples", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing; `cargo test` builds examples",
+        path.display()
+    );
     path
 }
 
@@ -62,12 +66,23 @@ fn chromium() -> PathBuf {
                     Command::new("apt-get").arg("update"),
                     Duration::from_secs(300),
                 );
-                assert!(update.status.success(), "apt-get update failed: {}", text(&update));
+                assert!(
+                    update.status.success(),
+                    "apt-get update failed: {}",
+                    text(&update)
+                );
                 out = install();
             }
-            assert!(out.status.success(), "apt-get install chromium failed: {}", text(&out));
+            assert!(
+                out.status.success(),
+                "apt-get install chromium failed: {}",
+                text(&out)
+            );
             let path = on_path("chromium").expect("chromium on PATH after installing it");
-            eprintln!("installed chromium in {:.1}s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "installed chromium in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
             path
         })
         .clone()
@@ -162,7 +177,10 @@ fn self_test(page: &Path, work: &Path) -> Value {
     assert!(out.status.success(), "chromium failed: {}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE")).collect();
-    assert!(console.is_empty(), "the page wrote to the console: {console:#?}");
+    assert!(
+        console.is_empty(),
+        "the page wrote to the console: {console:#?}"
+    );
     let dom = String::from_utf8_lossy(&out.stdout);
     let start = dom
         .find(r#"<pre id="selftest">"#)
@@ -206,7 +224,11 @@ fn screenshot(page: &Path, png: &Path, work: &Path) {
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert_eq!((width, height), (1400, 1200), "screenshot size");
     // A blank or nearly blank page of that size compresses to a few kilobytes.
-    assert!(bytes.len() > 30_000, "screenshot is only {} bytes", bytes.len());
+    assert!(
+        bytes.len() > 30_000,
+        "screenshot is only {} bytes",
+        bytes.len()
+    );
 }
 
 fn run_fixture(dir: &Path, extra: &[&str]) -> Output {
@@ -244,13 +266,25 @@ fn report_html_renders_and_passes_its_self_test_in_chromium() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("reports");
     let out = run_fixture(&dir, &[]);
-    assert_eq!(out.status.code(), Some(101), "two specs fail: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(101),
+        "two specs fail: {}",
+        text(&out)
+    );
 
     // report.json carries what the page needs
     let json = read_json(&dir.join("report.json"));
     let specs = json["specs"].as_array().unwrap();
-    assert!(specs.iter().all(|s| s["start"].is_number() && s["lane"].is_number()));
-    assert!(specs.iter().all(|s| s["lane"].as_u64().unwrap() < 3), "3 workers");
+    assert!(
+        specs
+            .iter()
+            .all(|s| s["start"].is_number() && s["lane"].is_number())
+    );
+    assert!(
+        specs.iter().all(|s| s["lane"].as_u64().unwrap() < 3),
+        "3 workers"
+    );
     assert_eq!(json["seed"], 7);
     assert_eq!(json["workers"], 3);
     assert_eq!(json["filter"]["label_filter"], "!interrupt");
@@ -270,7 +304,10 @@ fn report_html_renders_and_passes_its_self_test_in_chromium() {
         .find(|h| h["kind"] == "before_suite")
         .unwrap();
     assert!(before["duration"].as_f64().unwrap() >= 0.1, "{before}");
-    assert!(json["specs_start"].as_f64().unwrap() >= 0.1, "specs start after the set-up");
+    assert!(
+        json["specs_start"].as_f64().unwrap() >= 0.1,
+        "specs start after the set-up"
+    );
     let dumped = specs
         .iter()
         .find(|s| s["name"] == "report attaches a dump and fails [report]")
@@ -282,11 +319,24 @@ fn report_html_renders_and_passes_its_self_test_in_chromium() {
     let page = dir.join("report.html");
     let html = std::fs::read_to_string(&page).expect("report.html written");
     assert!(!html.contains("http://") && !html.contains("https://"));
-    assert_eq!(html.matches("</script>").count(), 3, "only the page's own scripts end");
+    assert_eq!(
+        html.matches("</script>").count(),
+        3,
+        "only the page's own scripts end"
+    );
     assert!(!html.contains("<img src=x") && html.contains("\\u003cimg src=x"));
-    assert!(html.contains("address already in use"), "the dump's log is shown");
-    assert!(html.contains("Back-off restarting failed container"), "the dump's events");
-    assert!(!html.contains("s3cr3t-t0ken-value"), "a token reached report.html");
+    assert!(
+        html.contains("address already in use"),
+        "the dump's log is shown"
+    );
+    assert!(
+        html.contains("Back-off restarting failed container"),
+        "the dump's events"
+    );
+    assert!(
+        !html.contains("s3cr3t-t0ken-value"),
+        "a token reached report.html"
+    );
     assert!(html.contains("token: [REDACTED]"));
 
     let verdict = self_test(&page, work.path());
@@ -299,10 +349,16 @@ fn report_html_renders_and_passes_its_self_test_in_chromium() {
         .map(|l| l.as_str().unwrap())
         .collect();
     assert_eq!(lanes[0], "suite", "{lanes:?}");
-    assert!(lanes.len() >= 3 && lanes[1..].iter().all(|l| l.starts_with("worker ")), "{lanes:?}");
+    assert!(
+        lanes.len() >= 3 && lanes[1..].iter().all(|l| l.starts_with("worker ")),
+        "{lanes:?}"
+    );
     let clicked = &verdict["clicked"];
     let spec = specs.iter().find(|s| s["name"] == clicked["name"]).unwrap();
-    assert_eq!(spec["state"], "failed", "the self-test clicks a failed spec's bar");
+    assert_eq!(
+        spec["state"], "failed",
+        "the self-test clicks a failed spec's bar"
+    );
     let detail = clicked["detail"].as_str().unwrap();
     let failure = &spec["failure"];
     for part in [
@@ -310,7 +366,10 @@ fn report_html_renders_and_passes_its_self_test_in_chromium() {
         failure["step"].as_str().unwrap(),
         failure["location"].as_str().unwrap(),
     ] {
-        assert!(detail.contains(part), "detail panel lacks `{part}`: {detail}");
+        assert!(
+            detail.contains(part),
+            "detail panel lacks `{part}`: {detail}"
+        );
     }
 
     let png = work.path().join("report.png");
@@ -345,7 +404,10 @@ fn merged_shard_report_has_one_lane_per_shard() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("<title>fixture (2 shards)</title>"));
     let verdict = self_test(&page, work.path());
-    assert_eq!(verdict["lanes"], serde_json::json!(["shard 1/2", "shard 2/2"]));
+    assert_eq!(
+        verdict["lanes"],
+        serde_json::json!(["shard 1/2", "shard 2/2"])
+    );
     let total: usize = shards
         .iter()
         .map(|s| {

@@ -297,7 +297,14 @@ async fn run_unit(sh: Arc<Shared>, unit: Unit, lane: usize) {
     }
     if !group.before_all.is_empty() {
         let failure = setup_failure.as_ref();
-        record_hooks(&sh, HookKind::BeforeAll, &group.name, lane, setup_started, failure);
+        record_hooks(
+            &sh,
+            HookKind::BeforeAll,
+            &group.name,
+            lane,
+            setup_started,
+            failure,
+        );
     }
     let mut last_run = None;
     let mut earlier_failed = false;
@@ -334,7 +341,14 @@ async fn run_unit(sh: Arc<Shared>, unit: Unit, lane: usize) {
     teardown(&sh, &gcx, &group.after_all, deadline, &mut after_failure).await;
     if !group.after_all.is_empty() || !group.before_all.is_empty() {
         let failure = after_failure.as_ref();
-        record_hooks(&sh, HookKind::AfterAll, &group.name, lane, teardown_started, failure);
+        record_hooks(
+            &sh,
+            HookKind::AfterAll,
+            &group.name,
+            lane,
+            teardown_started,
+            failure,
+        );
     }
     if let Some((idx, mut r)) = last_run {
         if let Some(f) = after_failure {

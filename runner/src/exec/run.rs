@@ -427,7 +427,13 @@ impl Runner {
             for ext in &self.extensions {
                 let started = Instant::now();
                 let result = rt.block_on(until_stopped(ext.before_suite(&suite_run), &interrupts));
-                set_up.push(timing(HookKind::BeforeSuite, ext.name(), origin, started, None));
+                set_up.push(timing(
+                    HookKind::BeforeSuite,
+                    ext.name(),
+                    origin,
+                    started,
+                    None,
+                ));
                 if let Err(e) = result {
                     eprintln!(
                         "error: before the suite (after {:.1}s), no spec ran: {e:#}",

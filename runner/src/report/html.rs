@@ -387,7 +387,11 @@ mod tests {
             }],
         });
         let page = render("s</title>", &[run(report)]);
-        assert_eq!(page.matches("</script>").count(), 3, "only the page's own script ends");
+        assert_eq!(
+            page.matches("</script>").count(),
+            3,
+            "only the page's own script ends"
+        );
         assert!(!page.contains("<!-- b"));
         assert!(page.contains("<title>s&lt;/title&gt;</title>"));
         assert!(!page.contains("abcdefghijklmnop"));
@@ -412,7 +416,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dump = dir.path().join("namespaces/ns-1");
         std::fs::create_dir_all(dump.join("logs")).unwrap();
-        std::fs::write(dump.join("events.txt"), "Warning BackOff token: hunter2hunter2\n").unwrap();
+        std::fs::write(
+            dump.join("events.txt"),
+            "Warning BackOff token: hunter2hunter2\n",
+        )
+        .unwrap();
         std::fs::write(dump.join("pods.txt"), "pod p Running\n").unwrap();
         let long: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
         std::fs::write(dump.join("logs/p_c.log"), &long).unwrap();

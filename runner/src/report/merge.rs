@@ -131,12 +131,11 @@ pub fn merge(suite: &str, shards: &[ShardReport]) -> Result<MergedReport, MergeE
         if let Some(json) = &s.report_json {
             let none = PathBuf::new();
             let dir = s.dir.as_deref().unwrap_or(&none);
-            let run = HtmlRun::from_json(&s.shard, json, dir).map_err(|source| {
-                MergeError::Json {
+            let run =
+                HtmlRun::from_json(&s.shard, json, dir).map_err(|source| MergeError::Json {
                     shard: s.shard.clone(),
                     source,
-                }
-            })?;
+                })?;
             runs.push(run);
         }
         let report = Report::deserialize_from_str(&s.junit).map_err(|e| MergeError::Parse {

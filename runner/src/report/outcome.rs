@@ -436,7 +436,8 @@ impl RunReport {
         write("e2e.log", transcript.as_bytes())?;
         let json = serde_json::to_vec_pretty(self).map_err(ReportError::Json)?;
         write("report.json", &json)?;
-        let run = crate::report::html::HtmlRun::from_report(self, dir).map_err(ReportError::Html)?;
+        let run =
+            crate::report::html::HtmlRun::from_report(self, dir).map_err(ReportError::Html)?;
         let page = crate::report::html::render(&self.suite, &[run]);
         write(crate::report::html::FILE, page.as_bytes())
     }
