@@ -12,7 +12,9 @@
 //!
 //! Everything embedded passes through [`redact`](crate::report::redact::redact), and every
 //! `<` in the JSON is written as `\u003c`, so no text in the report can end the script
-//! element. Opening the page as `report.html#selftest` makes it check its own rendering and
+//! element. Data larger than [`RenderOptions::compress_above`] (1 MiB: some 2,000 specs) is
+//! embedded compressed instead, as `{"encoding": "deflate-base64", "size": N, "data": "…"}`,
+//! which the page inflates itself: that keeps a 10,000-spec report at a fifth of its size. Opening the page as `report.html#selftest` makes it check its own rendering and
 //! write the outcome as JSON into the `#selftest` element (the project's browser test reads
 //! it); `report.html#spec-N` opens the N-th spec.
 
@@ -38,6 +40,21 @@ const SPEC_BUDGET: usize = 256 * 1024;
 const REPORT_BUDGET: usize = 2 * 1024 * 1024;
 /// Files shown per artifact.
 const MAX_FILES: usize = 40;
+
+/// How [`render_with`] embeds the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Data (as JSON) larger than this many bytes is embedded deflated and base64-encoded.
+    pub compress_above: usize,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            compress_above: 1 << 20,
+        }
+    }
+}
 
 /// Building `report.html` failed.
 #[derive(Debug, thiserror::Error)]
@@ -124,8 +141,13 @@ impl HtmlRun {
     }
 }
 
-/// The page for `runs`, titled `title`.
+/// The page for `runs`, titled `title`, with the default [`RenderOptions`].
 pub fn render(title: &str, runs: &[HtmlRun]) -> String {
+    render_with(title, runs, RenderOptions::default())
+}
+
+/// The page for `runs`, titled `title`.
+pub fn render_with(title: &str, runs: &[HtmlRun], options: RenderOptions) -> String {
     let mut data = serde_json::json!({
         "format": 1,
         "title": title,
@@ -144,7 +166,11 @@ pub fn render(title: &str, runs: &[HtmlRun]) -> String {
     scrub(&mut data);
     // Serializing a `Value` cannot fail; an empty object keeps the page working if it did.
     let json = serde_json::to_string(&data).unwrap_or_else(|_| "{}".into());
-    let json = script_safe(&json);
+    let json = if json.len() > options.compress_above {
+        compressed(&json).unwrap_or_else(|| script_safe(&json))
+    } else {
+        script_safe(&json)
+    };
     let title = escape_html(&redact(title));
     let mut out = String::with_capacity(json.len() + TEMPLATE.len() + CSS.len() + JS.len());
     // The template alternates literal text and marker names: `text@@NAME@@text...`.
@@ -173,6 +199,39 @@ pub fn render(title: &str, runs: &[HtmlRun]) -> String {
 /// written as `\u003c`, so no `</script>` or `<!--` can appear.
 fn script_safe(json: &str) -> String {
     json.replace('<', "\\u003c")
+}
+
+/// `json` deflated, as the JSON object the page decodes; `None` if compression failed.
+fn compressed(json: &str) -> Option<String> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(json.as_bytes()).ok()?;
+    let bytes = enc.finish().ok()?;
+    Some(format!(
+        r#"{{"encoding":"deflate-base64","size":{},"data":"{}"}}"#,
+        json.len(),
+        base64(&bytes)
+    ))
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn escape_html(s: &str) -> String {
@@ -401,6 +460,56 @@ mod tests {
         assert_eq!(spec["duration"], 0.123_457);
         assert!(spec["log"][0].as_str().unwrap().contains("[REDACTED]"));
         assert!(!page.contains("@@"), "every marker replaced");
+    }
+
+    #[test]
+    fn large_data_is_embedded_deflated() {
+        let report = serde_json::json!({"specs": [{"name": "x".repeat(5000), "duration": 1.5}]});
+        let page = render_with(
+            "s",
+            &[run(report)],
+            RenderOptions {
+                compress_above: 1000,
+            },
+        );
+        let wrapper = data_of(&page);
+        assert_eq!(wrapper["encoding"], "deflate-base64");
+        let b64 = wrapper["data"].as_str().unwrap();
+        let bytes = unbase64(b64);
+        let mut text = String::new();
+        flate2::read::DeflateDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(wrapper["size"].as_u64(), Some(text.len() as u64));
+        let data: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            data["runs"][0]["report"]["specs"][0]["name"],
+            "x".repeat(5000)
+        );
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+        assert_eq!(base64(b"a"), "YQ==");
+    }
+
+    fn unbase64(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        };
+        let mut out = Vec::new();
+        for chunk in s.as_bytes().chunks(4) {
+            let n = chunk
+                .iter()
+                .take_while(|c| **c != b'=')
+                .enumerate()
+                .fold(0u32, |n, (i, c)| n | u32::from(val(*c)) << (18 - 6 * i));
+            let len = chunk.iter().filter(|c| **c != b'=').count() - 1;
+            out.extend((0..len).map(|i| (n >> (16 - 8 * i)) as u8));
+        }
+        out
     }
 
     #[test]

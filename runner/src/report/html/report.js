@@ -38,13 +38,130 @@
   function firstLine(s) { s = String(s || ''); var i = s.indexOf('\n'); return i < 0 ? s : s.slice(0, i); }
 
   // ---------------------------------------------------------------- data
+  // Raw DEFLATE (RFC 1951) decoder for large reports, whose data is embedded compressed
+  // ({"encoding": "deflate-base64", "size": n, "data": "..."}). Table-driven Huffman decoding,
+  // synchronous, so the page renders in one pass.
+  var LBASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
+  var LEXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+  var DBASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
+  var DEXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+  var CL_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+  function inflate(src, sizeHint) {
+    var out = new Uint8Array(Math.max(1024, sizeHint || src.length * 4)), pos = 0;
+    var inPos = 0, buf = 0, cnt = 0;
+    function fill(n) {
+      // past the end, zero bits come in; `done` checks that none was used
+      while (cnt < n) { buf |= (inPos < src.length ? src[inPos] : 0) << cnt; inPos++; cnt += 8; }
+    }
+    function bits(n) {
+      if (!n) return 0;
+      fill(n);
+      var v = buf & ((1 << n) - 1);
+      buf >>>= n; cnt -= n;
+      return v;
+    }
+    function room(n) {
+      if (pos + n <= out.length) return;
+      var bigger = new Uint8Array(Math.max(out.length * 2, pos + n));
+      bigger.set(out.subarray(0, pos));
+      out = bigger;
+    }
+    // A decoding table indexed by the next `max` input bits: (symbol << 4) | code length.
+    function huffman(lengths) {
+      var max = 0, i, count = new Uint16Array(16), next = new Uint16Array(16);
+      for (i = 0; i < lengths.length; i++) { count[lengths[i]]++; if (lengths[i] > max) max = lengths[i]; }
+      count[0] = 0;
+      for (var b = 1, code = 0; b < 16; b++) { code = (code + count[b - 1]) << 1; next[b] = code; }
+      var table = new Int32Array(1 << max);
+      for (i = 0; i < lengths.length; i++) {
+        var len = lengths[i];
+        if (!len) continue;
+        var c = next[len]++, r = 0;
+        for (var k = 0; k < len; k++) { r = (r << 1) | (c & 1); c >>= 1; }
+        for (var j = r; j < table.length; j += 1 << len) table[j] = (i << 4) | len;
+      }
+      return { table: table, max: max };
+    }
+    function symbol(h) {
+      fill(h.max);
+      var v = h.table[buf & ((1 << h.max) - 1)], len = v & 15;
+      if (!len) throw new Error('report data: invalid Huffman code');
+      buf >>>= len; cnt -= len;
+      return v >> 4;
+    }
+    var fixedLit = null, fixedDist = null;
+    for (var last = 0; !last;) {
+      last = bits(1);
+      var type = bits(2), lit, dist, i;
+      if (type === 0) {
+        buf >>>= cnt & 7; cnt -= cnt & 7;
+        var n = bits(16), nn = bits(16);
+        if ((n ^ 0xffff) !== nn) throw new Error('report data: bad stored block');
+        room(n);
+        for (i = 0; i < n; i++) out[pos++] = bits(8);
+        continue;
+      } else if (type === 1) {
+        if (!fixedLit) {
+          var l = new Uint8Array(288);
+          for (i = 0; i < 288; i++) l[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+          var d = new Uint8Array(30);
+          d.fill(5);
+          fixedLit = huffman(l); fixedDist = huffman(d);
+        }
+        lit = fixedLit; dist = fixedDist;
+      } else if (type === 2) {
+        var hlit = bits(5) + 257, hdist = bits(5) + 1, hclen = bits(4) + 4;
+        var cl = new Uint8Array(19);
+        for (i = 0; i < hclen; i++) cl[CL_ORDER[i]] = bits(3);
+        var clh = huffman(cl), lens = new Uint8Array(hlit + hdist);
+        for (i = 0; i < hlit + hdist;) {
+          var sym = symbol(clh), rep = 0, val = 0;
+          if (sym < 16) { lens[i++] = sym; continue; }
+          if (sym === 16) { if (!i) throw new Error('report data: repeat with no length'); val = lens[i - 1]; rep = 3 + bits(2); }
+          else if (sym === 17) rep = 3 + bits(3);
+          else rep = 11 + bits(7);
+          if (i + rep > lens.length) throw new Error('report data: too many code lengths');
+          while (rep--) lens[i++] = val;
+        }
+        lit = huffman(lens.subarray(0, hlit)); dist = huffman(lens.subarray(hlit));
+      } else {
+        throw new Error('report data: invalid block type');
+      }
+      for (;;) {
+        var s = symbol(lit);
+        if (s < 256) { room(1); out[pos++] = s; continue; }
+        if (s === 256) break;
+        s -= 257;
+        if (s >= 29) throw new Error('report data: invalid length');
+        var length = LBASE[s] + bits(LEXTRA[s]);
+        var ds = symbol(dist);
+        if (ds >= 30) throw new Error('report data: invalid distance');
+        var back = DBASE[ds] + bits(DEXTRA[ds]);
+        if (back > pos) throw new Error('report data: distance before the start');
+        room(length);
+        for (var from = pos - back, end = pos + length; pos < end;) out[pos++] = out[from++];
+      }
+    }
+    if (inPos - (cnt >> 3) > src.length) throw new Error('report data: truncated');
+    return out.subarray(0, pos);
+  }
+  function readData() {
+    var raw = JSON.parse($('report-data').textContent);
+    if (raw && raw.encoding === 'deflate-base64') {
+      var bin = atob(raw.data), bytes = new Uint8Array(bin.length);
+      for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      raw = JSON.parse(new TextDecoder().decode(inflate(bytes, raw.size)));
+    }
+    return raw;
+  }
   var DATA;
   try {
-    DATA = JSON.parse($('report-data').textContent);
+    DATA = readData();
   } catch (e) {
     window.__reportErrors.push('report data does not parse: ' + e);
     DATA = { runs: [] };
   }
+  var decodedMs = performance.now() - started;
   var runs = Array.isArray(DATA.runs) ? DATA.runs : [];
   var merged = runs.length > 1;
   var base = Infinity;
@@ -267,12 +384,21 @@
     if (!flaky.length) add(c, el('p', 'muted', 'none'));
     var ul = add(c, el('ul'));
     ul.id = 'flaky';
-    flaky.forEach(function (x) {
+    flaky.slice(0, 10).forEach(function (x) {
       var li = add(ul, el('li'));
       add(li, specLink(x));
       li.appendChild(document.createTextNode(' — passed on attempt ' + (x.s.attempts || '?')));
       li.title = (x.s.earlier_failures || []).map(function (f) { return firstLine(f.message); }).join('\n');
     });
+    if (flaky.length > 10) {
+      var all = add(c, el('span', 'link', 'all ' + flaky.length + ' flaky specs in the table'));
+      all.addEventListener('click', function () {
+        var fo = $('filter-outcome');
+        fo.value = 'flaky';
+        fo.dispatchEvent(new Event('change'));
+        $('specs-section').scrollIntoView();
+      });
+    }
 
     c = card('Rerun');
     var shown = {};
@@ -333,8 +459,14 @@
     });
   }
 
+  var CLOCK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
   function niceStep(span, px) {
     var raw = span / Math.max(1, px / 90);
+    if (raw >= 1) {
+      // whole seconds, minutes and hours on the clock
+      for (var i = 0; i < CLOCK_STEPS.length; i++) if (CLOCK_STEPS[i] >= raw) return CLOCK_STEPS[i];
+      return Math.ceil(raw / 86400) * 86400;
+    }
     var p = Math.pow(10, Math.floor(Math.log10(raw)));
     var m = raw / p;
     return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
@@ -800,6 +932,7 @@
     if (firstFailed) select(firstFailed, { fromTimeline: true, quiet: true });
   }
   document.body.dataset.renderMs = String(Math.round((performance.now() - started) * 10) / 10);
+  document.body.dataset.decodeMs = String(Math.round(decodedMs * 10) / 10);
   document.body.dataset.loadMs = String(Math.round(performance.now() * 10) / 10);
 
   // ---------------------------------------------------------------- self-test
