@@ -4,6 +4,7 @@
 //! click and hover, table and failures and records every error; this test reads the outcome
 //! from the dumped DOM and takes a screenshot. A missing or broken Chromium fails the test.
 
+use kube_e2e_runner::report::html;
 use kube_e2e_runner::report::merge::{ShardReport, merge};
 use serde_json::Value;
 use std::io::Read;
@@ -229,6 +230,13 @@ fn screenshot(page: &Path, png: &Path, work: &Path) {
         "screenshot is only {} bytes",
         bytes.len()
     );
+    // `REPORT_HTML_SCREENSHOTS=DIR` keeps them (how docs/report-html.png is made).
+    if let Some(keep) = std::env::var_os("REPORT_HTML_SCREENSHOTS") {
+        let keep = PathBuf::from(keep);
+        std::fs::create_dir_all(&keep).expect("screenshot directory");
+        let name = png.file_name().expect("screenshot file name");
+        std::fs::copy(png, keep.join(name)).expect("copy the screenshot");
+    }
 }
 
 fn run_fixture(dir: &Path, extra: &[&str]) -> Output {
@@ -372,11 +380,29 @@ fn report_html_renders_and_passes_its_self_test_in_chromium() {
         );
     }
 
+    // The same report with its data deflated (as large reports embed it): the page's own
+    // decoder must give the same page.
+    let json_text = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    let run = html::HtmlRun::from_json("fixture", &json_text, &dir).unwrap();
+    let options = html::RenderOptions {
+        compress_above: 0,
+        ..Default::default()
+    };
+    let compressed = html::render_with("fixture", &[run], options);
+    assert!(compressed.contains(r#"{"encoding":"deflate-base64","#));
+    assert!(
+        !compressed.contains("cleanup after failure"),
+        "the data is not in plain text"
+    );
+    let packed = work.path().join("compressed.html");
+    std::fs::write(&packed, &compressed).unwrap();
+    let again = self_test(&packed, work.path());
+    for key in ["specs", "failed", "lanes", "bars", "hooks", "clicked"] {
+        assert_eq!(again[key], verdict[key], "{key} differs once compressed");
+    }
+
     let png = work.path().join("report.png");
     screenshot(&page, &png, work.path());
-    if let Some(keep) = std::env::var_os("REPORT_HTML_SCREENSHOT") {
-        std::fs::copy(&png, keep).expect("copy the screenshot");
-    }
 }
 
 #[test]
@@ -419,4 +445,80 @@ fn merged_shard_report_has_one_lane_per_shard() {
         .sum();
     assert_eq!(verdict["specs"].as_u64(), Some(total as u64));
     screenshot(&page, &work.path().join("merged.png"), work.path());
+}
+
+/// What nextest does: one process per spec (`--exact NAME`), several at once, all with the same
+/// `NEXTEST_RUN_ID` and report directory. The page must show every process, packed into lanes.
+#[test]
+fn process_per_spec_report_packs_processes_into_lanes() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("reports");
+    let run_id = format!("report-html-{}", std::process::id());
+    let command = |args: &[&str]| {
+        let mut c = Command::new(fixture());
+        c.args(args)
+            .env("KUBE_E2E_FIXTURE", "1")
+            .env("FIXTURE_SUITE_HOOKS", "1")
+            .env("FIXTURE_EVENTS", work.path().join("events"))
+            .env("KUBE_E2E_REPORT_DIR", &dir)
+            .env("NEXTEST_RUN_ID", &run_id)
+            .env("RUST_BACKTRACE", "0")
+            .env_remove("KUBE_E2E_SYNC_ID")
+            .env_remove("KUBE_E2E_LABEL_FILTER")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let list = command(&[
+        "--list",
+        "--format",
+        "terse",
+        "--focus",
+        "^scheduling parallel|^table |^report ",
+    ])
+    .stdout(Stdio::piped())
+    .output()
+    .unwrap();
+    let names: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches(": test").to_string())
+        .collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    for batch in names.chunks(3) {
+        let children: Vec<_> = batch
+            .iter()
+            .map(|n| command(&["--exact", n]).spawn().unwrap())
+            .collect();
+        for mut c in children {
+            let status = c.wait().unwrap();
+            assert!(matches!(status.code(), Some(0 | 101)), "{status}");
+        }
+    }
+    let recorded = std::fs::read_dir(dir.join("processes").join(&run_id))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
+        })
+        .count();
+    assert_eq!(recorded, 8, "one report per process");
+    let page = dir.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<title>fixture-suite (8 processes)</title>"),
+        "{}",
+        &html[..400]
+    );
+    let verdict = self_test(&page, work.path());
+    assert_eq!(verdict["specs"], 8);
+    assert_eq!(verdict["failed"], 1);
+    let lanes = verdict["lanes"].as_array().unwrap();
+    assert!(
+        (1..=3).contains(&lanes.len())
+            && lanes
+                .iter()
+                .all(|l| l.as_str().unwrap().starts_with("process slot ")),
+        "at most 3 processes ran at once: {lanes:?}"
+    );
+    screenshot(&page, &work.path().join("processes.png"), work.path());
 }

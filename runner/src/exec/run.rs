@@ -632,6 +632,19 @@ impl Runner {
                 );
                 code = EXIT_FAILED;
             }
+            // One process of a process-per-spec run (nextest): report.html shows them all.
+            if let Some(dir) = &flags.report_dir
+                && let Some(key) = sync::run_key()
+                && let Err(e) = crate::report::processes::write(dir, &key, &report)
+            {
+                eprintln!(
+                    "error: {e}: {}",
+                    std::error::Error::source(&e)
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                );
+                code = EXIT_FAILED;
+            }
             if interrupts.signalled() {
                 code = EXIT_INTERRUPTED;
             } else if failed > 0 || interrupts.count() > 0 || suite_failed {

@@ -41,17 +41,22 @@ const REPORT_BUDGET: usize = 2 * 1024 * 1024;
 /// Files shown per artifact.
 const MAX_FILES: usize = 40;
 
-/// How [`render_with`] embeds the data.
+/// How [`render_with`] embeds the data and lays out the timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RenderOptions {
     /// Data (as JSON) larger than this many bytes is embedded deflated and base64-encoded.
     pub compress_above: usize,
+    /// The runs are the processes of one process-per-spec run (`cargo nextest`): the timeline
+    /// packs them into lanes of processes that ran one after the other, instead of a lane
+    /// per run (per shard).
+    pub processes: bool,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
         RenderOptions {
             compress_above: 1 << 20,
+            processes: false,
         }
     }
 }
@@ -148,9 +153,15 @@ pub fn render(title: &str, runs: &[HtmlRun]) -> String {
 
 /// The page for `runs`, titled `title`.
 pub fn render_with(title: &str, runs: &[HtmlRun], options: RenderOptions) -> String {
+    let layout = match (options.processes, runs.len()) {
+        (true, _) => "processes",
+        (false, 1) => "workers",
+        (false, _) => "runs",
+    };
     let mut data = serde_json::json!({
         "format": 1,
         "title": title,
+        "layout": layout,
         "generator": concat!("kube-e2e-runner ", env!("CARGO_PKG_VERSION")),
         "runs": runs
             .iter()

@@ -163,7 +163,10 @@
   }
   var decodedMs = performance.now() - started;
   var runs = Array.isArray(DATA.runs) ? DATA.runs : [];
-  var merged = runs.length > 1;
+  // 'workers': one run, a lane per worker; 'runs': a lane per run (shard), a row per worker;
+  // 'processes': the processes of a process-per-spec run, packed into lanes
+  var layout = DATA.layout === 'processes' ? 'processes' : runs.length > 1 ? 'runs' : 'workers';
+  var merged = layout !== 'workers';
   var base = Infinity;
   runs.forEach(function (r) {
     var at = r.report && r.report.started_at;
@@ -204,7 +207,8 @@
   // ---------------------------------------------------------------- lanes and rows
   // A lane is a labelled group of rows: a worker (one run), or a shard with one row per
   // worker (merged runs). Suite-level hooks get a row of their own.
-  var lanes = [], rows = [], rowKey = {};
+  var lanes = [], rows = [], rowKey = {}, runRow = {};
+  function rowOf(ri, key) { return runRow[ri] || rowKey[ri + ':' + key]; }
   function workersOf(ri) {
     var n = 0;
     specs.forEach(function (x) { if (x.run === ri && x.lane != null) n = Math.max(n, x.lane + 1); });
@@ -218,7 +222,32 @@
     lane.rows.push(r);
     rowKey[key] = r;
   }
-  if (!merged) {
+  if (layout === 'processes') {
+    // each process goes into the first lane free at its start (greedy interval packing)
+    var spans = runs.map(function (run, ri) {
+      var t0 = Infinity, t1 = -Infinity;
+      specs.forEach(function (x) { if (x.run === ri && x.start != null) { t0 = Math.min(t0, x.start); t1 = Math.max(t1, x.start + x.dur); } });
+      hooks.forEach(function (h) { if (h.run === ri) { t0 = Math.min(t0, h.start); t1 = Math.max(t1, h.start + h.dur); } });
+      return { ri: ri, t0: t0, t1: t1 };
+    }).filter(function (s) { return s.t0 <= s.t1; });
+    spans.sort(function (a, b) { return a.t0 - b.t0 || a.ri - b.ri; });
+    var slots = [];
+    spans.forEach(function (sp) {
+      var slot = null;
+      for (var i = 0; i < slots.length; i++) if (slots[i].end <= sp.t0 + 1e-6) { slot = slots[i]; break; }
+      if (!slot) {
+        var lane = { label: 'process slot ' + (slots.length + 1), sub: '', rows: [], count: 0 };
+        lanes.push(lane);
+        addRow(lane, 'slot' + slots.length, '');
+        slot = { end: -Infinity, lane: lane };
+        slots.push(slot);
+      }
+      slot.end = sp.t1;
+      slot.lane.count++;
+      slot.lane.sub = slot.lane.count + ' process' + (slot.lane.count === 1 ? '' : 'es');
+      runRow[sp.ri] = slot.lane.rows[0];
+    });
+  } else if (!merged) {
     if (runs.length && suiteHooksOf(0)) {
       var sl = { label: 'suite', sub: 'set-up and tear-down', rows: [] };
       lanes.push(sl);
@@ -259,7 +288,7 @@
   var tMin = 0, tMax = 0;
   specs.forEach(function (x) {
     if (x.start == null) return;
-    var row = rowKey[x.run + ':' + (x.lane == null ? 0 : x.lane)];
+    var row = rowOf(x.run, x.lane == null ? 0 : x.lane);
     if (!row) return;
     var t0 = x.start, t1 = x.start + x.dur;
     var steps = Array.isArray(x.s.steps) ? x.s.steps : [];
@@ -275,7 +304,7 @@
     bars.push(b);
   });
   hooks.forEach(function (h) {
-    var row = rowKey[h.run + ':' + (h.lane == null ? 's' : h.lane)];
+    var row = rowOf(h.run, h.lane == null ? 's' : h.lane);
     if (!row) return;
     var b = {
       kind: 'hook', ref: h, row: row, t0: h.start, t1: h.start + h.dur,
@@ -344,7 +373,8 @@
     pill.className = 'pill ' + (ok ? 'ok' : 'bad');
     var sub = [];
     if (isFinite(base)) sub.push('started ' + new Date(base * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'));
-    sub.push(merged ? runs.length + ' shards' : (first.workers || 1) + ' worker' + ((first.workers || 1) === 1 ? '' : 's'));
+    sub.push(layout === 'processes' ? runs.length + ' processes' : merged ? runs.length + ' shards' :
+      (first.workers || 1) + ' worker' + ((first.workers || 1) === 1 ? '' : 's'));
     if (DATA.generator) sub.push(String(DATA.generator));
     $('subtitle').textContent = sub.join(' · ');
 
@@ -412,8 +442,9 @@
       if (f.mode) args.push('--mode', f.mode);
       if (f.shard && !merged) args.push('--shard', f.shard);
       if (rep.seed != null) args.push('--seed', String(rep.seed));
-      if (f.exact) args.push('--exact');
-      if (f.name) args.push(f.name);
+      // a process of a process-per-spec run was handed its one spec by name: not a selection
+      if (f.exact && layout !== 'processes') args.push('--exact');
+      if (f.name && layout !== 'processes') args.push(f.name);
       var line = args.map(shellQuote).join(' ');
       if (shown[line]) return;
       shown[line] = true;
@@ -706,6 +737,7 @@
     } else redraw();
   }
 
+  function runLabel(ri) { return runs[ri].label || 'run ' + (ri + 1); }
   function section(parent, title) { add(parent, el('h4', null, title)); }
   function attachmentsView(parent, list) {
     if (!list || !list.length) return;
@@ -734,7 +766,7 @@
     var k = add(d, el('div', 'kv'));
     kv(k, 'duration', fmtDur(x.dur));
     kv(k, 'started', fmtAt(x.start));
-    if (merged) kv(k, 'shard', runs[x.run].label || 'run ' + (x.run + 1));
+    if (merged) kv(k, layout === 'processes' ? 'process' : 'shard', runLabel(x.run));
     kv(k, 'lane', x.lane == null ? 'not started' : 'worker ' + x.lane);
     kv(k, 'attempts', s.attempts);
     kv(k, 'location', s.location);
@@ -781,7 +813,7 @@
     kv(k, 'duration', fmtDur(hk.dur));
     kv(k, 'started', fmtAt(hk.start));
     kv(k, 'lane', hk.lane == null ? 'suite (outside every worker)' : 'worker ' + hk.lane);
-    if (merged) kv(k, 'shard', runs[hk.run].label || 'run ' + (hk.run + 1));
+    if (merged) kv(k, layout === 'processes' ? 'process' : 'shard', runLabel(hk.run));
     if (hk.h.error) { section(d, 'Error'); add(d, el('pre', null, hk.h.error)); }
   }
 
@@ -854,7 +886,8 @@
       n.title = x.name + (x.labels.length ? '\nlabels: ' + x.labels.join(', ') : '');
       add(r, el('span', 'c-dur mono', x.start == null ? '–' : fmtDur(x.dur)));
       add(r, el('span', 'c-start mono', fmtAt(x.start)));
-      add(r, el('span', 'c-lane', x.lane == null ? 'not started' : (merged ? (runs[x.run].label || 'run ' + (x.run + 1)) + ' w' : 'worker ') + x.lane));
+      add(r, el('span', 'c-lane', x.lane == null ? 'not started' : layout === 'processes' ? runLabel(x.run) :
+        (merged ? runLabel(x.run) + ' w' : 'worker ') + x.lane));
       r.addEventListener('click', onRowClick);
     }
     markRow();
