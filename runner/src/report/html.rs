@@ -481,6 +481,7 @@ mod tests {
             &[run(report)],
             RenderOptions {
                 compress_above: 1000,
+                ..RenderOptions::default()
             },
         );
         let wrapper = data_of(&page);
