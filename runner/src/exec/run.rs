@@ -979,6 +979,80 @@ mod tests {
     }
 
     #[test]
+    fn specs_get_lanes_that_never_overlap_and_suite_hooks_are_timed() {
+        type Seen = (
+            Vec<(Option<usize>, f64, f64, usize)>,
+            Vec<(HookKind, f64)>,
+            f64,
+        );
+        let seen: Arc<Mutex<Option<Seen>>> = Arc::default();
+        let keep = seen.clone();
+        let mut registry = Registry::new();
+        registry.add(move |s| {
+            s.before_suite(|_| async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Ok(())
+            });
+            s.after_suite(|_| async { Ok(()) });
+            for i in 0..6 {
+                s.it(format!("spec {i}"), |cx| async move {
+                    cx.by("sleeping");
+                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                    Ok(())
+                });
+            }
+            let keep = keep.clone();
+            s.report_after_suite(move |report| {
+                let specs = report
+                    .specs
+                    .iter()
+                    .map(|r| {
+                        let start = r.start.unwrap_or_default().as_secs_f64();
+                        (
+                            r.lane,
+                            start,
+                            start + r.duration.as_secs_f64(),
+                            r.steps.len(),
+                        )
+                    })
+                    .collect();
+                let hooks = report
+                    .hooks
+                    .iter()
+                    .map(|h| (h.kind, h.duration.as_secs_f64()))
+                    .collect();
+                *keep.lock().unwrap() = Some((specs, hooks, report.specs_start.as_secs_f64()));
+                Ok(())
+            });
+        });
+        let code = Runner::from_args(["suite", "--quiet", "--test-threads", "2"])
+            .unwrap()
+            .run(registry);
+        assert_eq!(code, EXIT_SUCCESS);
+        let (specs, hooks, specs_start) = seen.lock().unwrap().take().expect("report seen");
+        assert!(
+            specs_start >= 0.05,
+            "specs start after before_suite: {specs_start}"
+        );
+        assert_eq!(hooks[0].0, HookKind::BeforeSuite);
+        assert!(hooks[0].1 >= 0.05, "{hooks:?}");
+        assert_eq!(hooks[1].0, HookKind::AfterSuite);
+        for (i, a) in specs.iter().enumerate() {
+            assert!(matches!(a.0, Some(0 | 1)), "2 workers: {specs:?}");
+            assert!(a.1 >= specs_start && a.3 == 1, "{specs:?}");
+            for b in &specs[i + 1..] {
+                if a.0 == b.0 {
+                    assert!(a.2 <= b.1 || b.2 <= a.1, "overlap on one lane: {specs:?}");
+                }
+            }
+        }
+        assert!(
+            specs.iter().any(|s| s.0 == Some(1)),
+            "both lanes used: {specs:?}"
+        );
+    }
+
+    #[test]
     fn a_failing_before_suite_runs_no_spec_but_runs_after_suite() {
         let events: Arc<Mutex<Vec<String>>> = Arc::default();
         let (e1, e2) = (events.clone(), events.clone());
