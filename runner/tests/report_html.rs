@@ -55,7 +55,7 @@ fn chromium() -> PathBuf {
             let install = || {
                 run_with_timeout(
                     Command::new("apt-get")
-                        .args(["install", "-y", "chromium"])
+                        .args(["install", "-y", "chromium", "fonts-liberation"])
                         .env("DEBIAN_FRONTEND", "noninteractive"),
                     Duration::from_secs(900),
                 )
