@@ -7,6 +7,12 @@
 //! cargo bench -p kube-e2e-runner --bench report_html
 //! ```
 //!
+//! Measured on 2026-12-03 on the project's 2-core machine (shared with other builds), Chromium
+//! 156: the page is 0.76 MB (its report.json 10.8 MB); it is ready 440 ms after navigation
+//! starts (median of 5; 372 ms of script, 178 ms of it inflating the data), and Chromium's
+//! `--dump-dom` takes 580 ms longer than for an empty page; building the page takes 450 ms
+//! (release); the page's self-test passes at this size.
+//!
 //! The run is synthetic but shaped like a real e2e run: Kubernetes-style spec names with
 //! labels, 8 workers, 3 to 5 steps and a log line per spec, one spec in 50 failing with a
 //! multi-line message, one in 100 flaky, a few skipped, suite-level set-up and tear-down. The
