@@ -372,7 +372,10 @@ async fn teardown(
     let failed = cx.failed();
     if failed && session.settings().dump_on_failure {
         match dump::dump_namespaces(session.client(), &names, cx.report_dir().as_deref()).await {
-            Ok(Some(path)) => cx.log(format!("namespace dump: {}", path.display())),
+            Ok(Some(path)) => {
+                cx.log(format!("namespace dump: {}", path.display()));
+                cx.attach("namespace dump", path);
+            }
             Ok(None) => {}
             Err(e) => cx.log(format!("namespace dump failed: {e:#}")),
         }

@@ -1,7 +1,7 @@
 //! In-cluster sharded runs: the suite binary, packed into an image, run inside the cluster as an
 //! Indexed Job of N pods, each running `--shard I/N` with a service account that has only the
 //! rights the suite needs; the shards' reports are read back from the pods' logs and merged
-//! into one `junit_01.xml` and `e2e.log`.
+//! into one `junit_01.xml`, `e2e.log` and `report.html` (one timeline lane per shard).
 //!
 //! Used by the conformance suite's `--in-cluster-shards N` (see `docs/conformance.md`).
 //!
@@ -142,11 +142,7 @@ impl Request {
         }
         let shards = result?;
         let merged = merge("conformance", &shards.reports)?;
-        std::fs::create_dir_all(&self.report_dir)
-            .with_context(|| format!("creating {}", self.report_dir.display()))?;
-        let xml = merged.junit_xml()?;
-        std::fs::write(self.report_dir.join("junit_01.xml"), xml)?;
-        std::fs::write(self.report_dir.join("e2e.log"), &merged.e2e_log)?;
+        merged.write(&self.report_dir)?;
         let dups = merged.duplicates();
         let failures: usize = merged
             .junit
@@ -282,10 +278,14 @@ impl Request {
                     .with_context(|| format!("{label}: no {f} in its results"))
             };
             let (junit, e2e_log) = (read("junit_01.xml")?, read("e2e.log")?);
+            // Older suites wrote no report.json; the merged report.html shows those that did.
+            let report_json = std::fs::read_to_string(dir.join("report.json")).ok();
             reports.push(ShardReport {
                 shard: label,
                 junit,
                 e2e_log,
+                report_json,
+                dir: Some(dir.clone()),
             });
             std::fs::write(dir.join("pod.log"), &log)?;
             exit_codes.push(code);

@@ -39,7 +39,7 @@
 //!
 //! The pieces, by folder: [`spec`] (the spec model: containers, context, tags, registration,
 //! skips), [`select`] (label filter, focus, shards, order), [`exec`] (the run, the executor,
-//! interrupts), [`report`] (JUnit, JSON, `e2e.log`, merging shards, Sonobuoy), [`config`]
+//! interrupts), [`report`] (JUnit, JSON, HTML, `e2e.log`, merging shards, Sonobuoy), [`config`]
 //! (flags, parameters, config file), [`expect`] (`expect`, `eventually`), [`conformance`]
 //! (`--list-conformance` and run modes).
 //!

@@ -12,41 +12,13 @@ use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, ListParams, LogParams};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
 const MAX_NODES: usize = 20;
 const LOG_TAIL_LINES: i64 = 1000;
 
-static SECRETS: LazyLock<Vec<(regex::Regex, &'static str)>> = LazyLock::new(|| {
-    [
-        (
-            r"-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----[\s\S]*?-----END [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----",
-            "[REDACTED PEM BLOCK]",
-        ),
-        (
-            r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-            "[REDACTED JWT]",
-        ),
-        (r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}", "${1}[REDACTED]"),
-        (
-            r#"(?i)((?:token|password|secret)["']?\s*[:=]\s*["']?)[^\s"',}]{6,}"#,
-            "${1}[REDACTED]",
-        ),
-    ]
-    .into_iter()
-    .map(|(re, with)| (regex::Regex::new(re).expect("valid pattern"), with))
-    .collect()
-});
-
 /// Removes credential material from `text`: PEM blocks, JWTs (service-account tokens), bearer
-/// tokens and `token=`/`password:`-style values.
-pub fn redact(text: &str) -> String {
-    let mut out = text.to_string();
-    for (re, with) in SECRETS.iter() {
-        out = re.replace_all(&out, *with).into_owned();
-    }
-    out
-}
+/// tokens and `token=`/`password:`-style values. The runner's reports use the same function.
+pub use kube_e2e_runner::report::redact::redact;
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {

@@ -147,7 +147,8 @@ pub struct RunFlags {
     /// Print what a spec is doing once it has run this long, and again every such interval.
     #[arg(long, env = "KUBE_E2E_PROGRESS_AFTER", default_value = "1m", value_parser = parse_interval)]
     pub progress_after: Duration,
-    /// Write `junit_01.xml`, `e2e.log` and `report.json` into DIR.
+    /// Write `junit_01.xml`, `e2e.log`, `report.json` and `report.html` (the run as one
+    /// self-contained page with a timeline) into DIR.
     #[arg(long, env = "KUBE_E2E_REPORT_DIR", value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
     /// Print the conformance specs' metadata (testname, codename, description, release, file)

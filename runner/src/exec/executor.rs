@@ -9,7 +9,7 @@
 //! the grace period. A second interrupt abandons teardown.
 
 use crate::exec::interrupt::Interrupts;
-use crate::report::outcome::{Failure, FailureKind, SpecResult, State, Transcript};
+use crate::report::outcome::{Failure, FailureKind, HookTiming, SpecResult, State, Transcript};
 use crate::select::selection::Unit;
 use crate::spec::container::{Hook, HookKind};
 use crate::spec::context::{BoxFuture, Extensions, SpecContext};
@@ -47,6 +47,8 @@ pub struct ExecOptions {
     /// Typed values every spec context starts with (the run's parameters and report directory,
     /// and whatever an extension adds).
     pub extensions: Extensions,
+    /// When the run began: the spec and hook start times in the report count from it.
+    pub origin: std::time::Instant,
 }
 
 impl Default for ExecOptions {
@@ -60,15 +62,18 @@ impl Default for ExecOptions {
             progress_after: Duration::from_secs(60),
             verbose: false,
             extensions: Extensions::default(),
+            origin: std::time::Instant::now(),
         }
     }
 }
 
-/// Results by spec index; the presenter waits on it while the executor fills it.
+/// Results by spec index; the presenter waits on it while the executor fills it. It also
+/// collects the timings of ordered containers' `before_all` and `after_all` hooks.
 #[derive(Default)]
 pub struct Board {
     slots: Mutex<HashMap<usize, SpecResult>>,
     ready: Condvar,
+    hooks: Mutex<Vec<HookTiming>>,
 }
 
 impl Board {
@@ -94,6 +99,20 @@ impl Board {
     /// All results, by spec index.
     pub fn take(&self) -> HashMap<usize, SpecResult> {
         std::mem::take(&mut *self.slots.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(crate) fn put_hook(&self, timing: HookTiming) {
+        self.hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(timing);
+    }
+
+    /// The container hook timings recorded so far, in the order they started.
+    pub fn take_hooks(&self) -> Vec<HookTiming> {
+        let mut hooks = std::mem::take(&mut *self.hooks.lock().unwrap_or_else(|p| p.into_inner()));
+        hooks.sort_by_key(|h| h.start);
+        hooks
     }
 }
 
@@ -158,17 +177,37 @@ pub async fn execute(
     ticker.abort();
 }
 
+/// Runs `units`, at most `limit` at once. Each unit runs on a lane, the lowest one free, so
+/// the specs of one lane never overlap (the report's timeline draws one row per lane).
 async fn run_phase(sh: &Arc<Shared>, units: Vec<Unit>, limit: usize) {
     let mut set = JoinSet::new();
+    // Free lanes, highest first, so that `pop` takes the lowest.
+    let mut free: Vec<usize> = (0..limit).rev().collect();
+    let mut spare = limit;
+    let release = |free: &mut Vec<usize>, lane: usize| {
+        free.push(lane);
+        free.sort_unstable_by(|a, b| b.cmp(a));
+    };
     for unit in units {
         while set.len() >= limit {
-            set.join_next().await;
+            if let Some(Ok(lane)) = set.join_next().await {
+                release(&mut free, lane);
+            }
         }
         if let Some(reason) = sh.stop_reason() {
             unit.specs.iter().for_each(|&i| sh.skip(i, reason.clone()));
             continue;
         }
-        set.spawn(run_unit(sh.clone(), unit));
+        // A unit whose task panicked never gives its lane back: use a fresh one then.
+        let lane = free.pop().unwrap_or_else(|| {
+            spare += 1;
+            spare - 1
+        });
+        let sh = sh.clone();
+        set.spawn(async move {
+            run_unit(sh, unit, lane).await;
+            lane
+        });
     }
     while set.join_next().await.is_some() {}
 }
@@ -206,14 +245,34 @@ async fn progress(sh: Arc<Shared>) {
     }
 }
 
-async fn run_unit(sh: Arc<Shared>, unit: Unit) {
+/// Records the timing of an ordered container's hooks (when it had any).
+fn record_hooks(
+    sh: &Shared,
+    kind: HookKind,
+    name: &str,
+    lane: usize,
+    started: std::time::Instant,
+    error: Option<&Failure>,
+) {
+    sh.board.put_hook(HookTiming {
+        kind,
+        name: name.to_string(),
+        start: started.saturating_duration_since(sh.opts.origin),
+        duration: started.elapsed(),
+        lane: Some(lane),
+        error: error.map(Failure::headline),
+    });
+}
+
+async fn run_unit(sh: Arc<Shared>, unit: Unit, lane: usize) {
     let group = sh.specs[unit.specs[0]].group.clone();
     let Some((_, group)) = group else {
         let idx = unit.specs[0];
-        let result = run_spec(&sh, idx, sh.opts.extensions.clone()).await;
+        let result = run_spec(&sh, idx, sh.opts.extensions.clone(), lane).await;
         sh.finish(idx, result);
         return;
     };
+    let setup_started = std::time::Instant::now();
     let gcx = SpecContext::with_echo(
         group.name.clone(),
         Labels::default(),
@@ -236,6 +295,17 @@ async fn run_unit(sh: Arc<Shared>, unit: Unit) {
             break;
         }
     }
+    if !group.before_all.is_empty() {
+        let failure = setup_failure.as_ref();
+        record_hooks(
+            &sh,
+            HookKind::BeforeAll,
+            &group.name,
+            lane,
+            setup_started,
+            failure,
+        );
+    }
     let mut last_run = None;
     let mut earlier_failed = false;
     for &idx in &unit.specs {
@@ -257,7 +327,7 @@ async fn run_unit(sh: Arc<Shared>, unit: Unit) {
                 ),
             );
         } else {
-            let r = run_spec(&sh, idx, gcx.extensions()).await;
+            let r = run_spec(&sh, idx, gcx.extensions(), lane).await;
             earlier_failed = r.state == State::Failed;
             if let Some((prev, prev_r)) = last_run.replace((idx, r)) {
                 sh.finish(prev, prev_r);
@@ -267,7 +337,19 @@ async fn run_unit(sh: Arc<Shared>, unit: Unit) {
     gcx.renew_token();
     let mut after_failure = None;
     let deadline = Instant::now() + sh.opts.spec_timeout.max(sh.opts.grace);
+    let teardown_started = std::time::Instant::now();
     teardown(&sh, &gcx, &group.after_all, deadline, &mut after_failure).await;
+    if !group.after_all.is_empty() || !group.before_all.is_empty() {
+        let failure = after_failure.as_ref();
+        record_hooks(
+            &sh,
+            HookKind::AfterAll,
+            &group.name,
+            lane,
+            teardown_started,
+            failure,
+        );
+    }
     if let Some((idx, mut r)) = last_run {
         if let Some(f) = after_failure {
             r.add_failure(f);
@@ -276,7 +358,7 @@ async fn run_unit(sh: Arc<Shared>, unit: Unit) {
     }
 }
 
-async fn run_spec(sh: &Shared, idx: usize, ext: Extensions) -> SpecResult {
+async fn run_spec(sh: &Shared, idx: usize, ext: Extensions, lane: usize) -> SpecResult {
     let spec = &sh.specs[idx];
     let started = std::time::Instant::now();
     let mut earlier = Vec::new();
@@ -303,6 +385,10 @@ async fn run_spec(sh: &Shared, idx: usize, ext: Extensions) -> SpecResult {
             .as_ref()
             .is_some_and(|f| f.kind == FailureKind::Interrupted);
         let mut r = SpecResult::ran(&spec.info, failure, cx.steps(), cx.log_lines(), attempt);
+        r.start = Some(started.saturating_duration_since(sh.opts.origin));
+        r.attempt_start = cx.started_at().saturating_duration_since(started);
+        r.lane = Some(lane);
+        r.artifacts = cx.artifacts();
         if r.state == State::Passed
             && let Some(reason) = cx.skip_reason()
         {

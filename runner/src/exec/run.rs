@@ -12,7 +12,10 @@ use crate::config::file::{self, ConfigError};
 use crate::config::param::{ParamDef, Params};
 use crate::exec::executor::{Board, ExecOptions, execute};
 use crate::exec::interrupt::{EXIT_INTERRUPTED, Interrupts};
-use crate::report::outcome::{ReportDir, RunReport, SpecResult, State, Transcript};
+use crate::report::outcome::{
+    HookTiming, ReportDir, RunFilter, RunReport, SpecResult, State, Transcript,
+};
+use crate::spec::container::HookKind;
 use crate::spec::context::Extensions;
 use crate::spec::registry::{Registry, SpecSet};
 use crate::spec::suite::{Setup, SuiteContext, SuiteHooks, sync};
@@ -79,6 +82,12 @@ pub trait RunExtension: Send + Sync {
 
     /// Called once when the run ends, whatever its outcome (release connections here).
     fn end_run(&self) {}
+
+    /// The extension's name in reports (the timeline's set-up and tear-down bars); the type's
+    /// name unless overridden.
+    fn name(&self) -> String {
+        std::any::type_name::<Self>().to_string()
+    }
 }
 
 /// What a suite-level hook ([`RunExtension::before_suite`], [`RunExtension::after_suite`]) can
@@ -322,7 +331,25 @@ impl Runner {
             .with_ignored_flag(sel.default_excluded[i])
     }
 
+    /// The selection flags of the run, for the report's rerun hint.
+    fn filter(&self) -> RunFilter {
+        let (args, flags) = (&self.cli.libtest, &self.cli.run);
+        RunFilter {
+            label_filter: flags.label_filter.clone(),
+            focus: flags.focus.clone(),
+            skip_regex: flags.skip_regex.clone(),
+            shard: flags.shard.map(|s| format!("{}/{}", s.index, s.total)),
+            mode: flags.mode.map(|m| m.to_string()),
+            name: args.filter.clone(),
+            exact: args.exact,
+        }
+    }
+
     fn execute(self, set: SpecSet, sel: Selection) -> i32 {
+        let origin = Instant::now();
+        let started_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         let args = &self.cli.libtest;
         let flags = &self.cli.run;
         if args.list {
@@ -390,6 +417,7 @@ impl Runner {
             progress_after: flags.progress_after,
             verbose: flags.verbose,
             extensions: self.base_extensions(),
+            origin,
         };
         let suite_hooks = set.suite;
         let specs = Arc::new(set.specs);
@@ -401,6 +429,8 @@ impl Runner {
         let setup = Arc::new(Transcript::default());
         let suite_cx = SuiteContext::new(opts.extensions.clone(), interrupts.stop_token().clone());
         let runs_specs = !flags.dry_run && !will_run.is_empty();
+        // Suite-level set-up timings, reported with the first iteration.
+        let mut set_up: Vec<HookTiming> = Vec::new();
         if runs_specs {
             let suite_run = SuiteRun {
                 transcript: setup.clone(),
@@ -409,6 +439,13 @@ impl Runner {
             for ext in &self.extensions {
                 let started = Instant::now();
                 let result = rt.block_on(until_stopped(ext.before_suite(&suite_run), &interrupts));
+                set_up.push(timing(
+                    HookKind::BeforeSuite,
+                    ext.name(),
+                    origin,
+                    started,
+                    None,
+                ));
                 if let Err(e) = result {
                     eprintln!(
                         "error: before the suite (after {:.1}s), no spec ran: {e:#}",
@@ -417,13 +454,19 @@ impl Runner {
                     return self.end_early(rt, &interrupts, EXIT_CONFIG_ERROR);
                 }
             }
-            let result = rt.block_on(run_setup(&suite_hooks, &suite_cx, &interrupts));
+            let result = rt.block_on(run_setup(
+                &suite_hooks,
+                &suite_cx,
+                &interrupts,
+                origin,
+                &mut set_up,
+            ));
             for line in suite_cx.take_lines() {
                 setup.line(&line);
             }
             if let Err(e) = result {
                 eprintln!("error: {e:#}; no spec ran");
-                let _ = rt.block_on(run_teardown(&suite_hooks, &suite_cx));
+                let _ = rt.block_on(run_teardown(&suite_hooks, &suite_cx, origin, &mut set_up));
                 return self.end_early(rt, &interrupts, EXIT_FAILED);
             }
             opts.extensions = suite_cx.extensions();
@@ -482,12 +525,21 @@ impl Runner {
                 let _ = rt.block_on(handle);
             }
             let mut results = board.take();
+            let mut hooks = std::mem::take(&mut set_up);
+            hooks.extend(board.take_hooks());
             let mut report = RunReport {
                 suite: suite_name(),
                 seed: sel.seed,
                 interrupted: interrupts.reason(),
                 duration: started.elapsed(),
                 specs: will_run.iter().filter_map(|i| results.remove(i)).collect(),
+                started_at,
+                specs_start: started.saturating_duration_since(origin),
+                workers: opts.concurrency.max(1),
+                process: std::process::id(),
+                filter: self.filter(),
+                hooks,
+                report_dir: flags.report_dir.clone(),
             };
             let failed = report
                 .specs
@@ -497,7 +549,12 @@ impl Runner {
             let last = iteration == iterations || failed > 0 || interrupts.count() > 0;
             let mut suite_failed = false;
             if runs_specs && last {
-                let errors = rt.block_on(run_teardown(&suite_hooks, &suite_cx));
+                let errors = rt.block_on(run_teardown(
+                    &suite_hooks,
+                    &suite_cx,
+                    origin,
+                    &mut report.hooks,
+                ));
                 for line in suite_cx.take_lines() {
                     transcript.line(&line);
                 }
@@ -513,7 +570,17 @@ impl Runner {
                 interrupts: interrupts.clone(),
             };
             for ext in &self.extensions {
-                if let Err(e) = rt.block_on(ext.after_suite(&suite_run)) {
+                let ext_started = Instant::now();
+                let result = rt.block_on(ext.after_suite(&suite_run));
+                let error = result.as_ref().err().map(|e| format!("{e:#}"));
+                report.hooks.push(timing(
+                    HookKind::AfterSuite,
+                    ext.name(),
+                    origin,
+                    ext_started,
+                    error,
+                ));
+                if let Err(e) = result {
                     let line = format!("error: after the suite: {e:#}");
                     eprintln!("{line}");
                     transcript.line(&line);
@@ -521,14 +588,26 @@ impl Runner {
                 }
             }
             report.duration = started.elapsed();
+            let mut report_hooks = Vec::new();
             for (hook, location) in &suite_hooks.report {
-                if let Err(e) = hook(&report) {
+                let hook_started = Instant::now();
+                let result = hook(&report);
+                let error = result.as_ref().err().map(|e| format!("{e:#}"));
+                report_hooks.push(timing(
+                    HookKind::ReportAfterSuite,
+                    location.to_string(),
+                    origin,
+                    hook_started,
+                    error,
+                ));
+                if let Err(e) = result {
                     let line = format!("error: report_after_suite ({location}) failed: {e:#}");
                     eprintln!("{line}");
                     transcript.line(&line);
                     suite_failed = true;
                 }
             }
+            report.hooks.extend(report_hooks);
             let flaky: Vec<&str> = report
                 .specs
                 .iter()
@@ -556,6 +635,19 @@ impl Runner {
             ));
             if let Some(dir) = &flags.report_dir
                 && let Err(e) = report.write(dir, &transcript.text())
+            {
+                eprintln!(
+                    "error: {e}: {}",
+                    std::error::Error::source(&e)
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                );
+                code = EXIT_FAILED;
+            }
+            // One process of a process-per-spec run (nextest): report.html shows them all.
+            if let Some(dir) = &flags.report_dir
+                && let Some(key) = sync::run_key()
+                && let Err(e) = crate::report::processes::write(dir, &key, &report)
             {
                 eprintln!(
                     "error: {e}: {}",
@@ -619,11 +711,32 @@ async fn until_stopped<T>(
     }
 }
 
-/// Runs the suite's `before_suite` hooks in declaration order, each stopped by an interrupt.
+/// The timing of a suite-level hook that started at `started` and just ended.
+fn timing(
+    kind: HookKind,
+    name: String,
+    origin: Instant,
+    started: Instant,
+    error: Option<String>,
+) -> HookTiming {
+    HookTiming {
+        kind,
+        name,
+        start: started.saturating_duration_since(origin),
+        duration: started.elapsed(),
+        lane: None,
+        error,
+    }
+}
+
+/// Runs the suite's `before_suite` hooks in declaration order, each stopped by an interrupt;
+/// records their timings into `timings`.
 async fn run_setup(
     hooks: &SuiteHooks,
     cx: &SuiteContext,
     interrupts: &Interrupts,
+    origin: Instant,
+    timings: &mut Vec<HookTiming>,
 ) -> anyhow::Result<()> {
     let key = sync::run_key();
     for (slot, (setup, location)) in hooks.setup.iter().enumerate() {
@@ -638,7 +751,16 @@ async fn run_setup(
                 }
             }
         };
-        until_stopped(run, interrupts).await.map_err(|e| {
+        let result = until_stopped(run, interrupts).await;
+        let error = result.as_ref().err().map(|e| format!("{e:#}"));
+        timings.push(timing(
+            HookKind::BeforeSuite,
+            location.to_string(),
+            origin,
+            started,
+            error,
+        ));
+        result.map_err(|e| {
             e.context(format!(
                 "before_suite ({location}) failed after {:.1}s",
                 started.elapsed().as_secs_f64()
@@ -652,11 +774,27 @@ async fn run_setup(
     Ok(())
 }
 
-/// Runs every `after_suite` hook (all of them, even after a failure); returns their errors.
-async fn run_teardown(hooks: &SuiteHooks, cx: &SuiteContext) -> Vec<anyhow::Error> {
+/// Runs every `after_suite` hook (all of them, even after a failure); returns their errors and
+/// records their timings into `timings`.
+async fn run_teardown(
+    hooks: &SuiteHooks,
+    cx: &SuiteContext,
+    origin: Instant,
+    timings: &mut Vec<HookTiming>,
+) -> Vec<anyhow::Error> {
     let mut errors = Vec::new();
     for (body, location) in &hooks.teardown {
-        if let Err(e) = body(cx.clone()).await {
+        let started = Instant::now();
+        let result = body(cx.clone()).await;
+        let error = result.as_ref().err().map(|e| format!("{e:#}"));
+        timings.push(timing(
+            HookKind::AfterSuite,
+            location.to_string(),
+            origin,
+            started,
+            error,
+        ));
+        if let Err(e) = result {
             errors.push(e.context(format!("after_suite ({location}) failed")));
         }
     }
@@ -849,6 +987,80 @@ mod tests {
                 "after_suite",
                 "report 2 specs"
             ]
+        );
+    }
+
+    #[test]
+    fn specs_get_lanes_that_never_overlap_and_suite_hooks_are_timed() {
+        type Seen = (
+            Vec<(Option<usize>, f64, f64, usize)>,
+            Vec<(HookKind, f64)>,
+            f64,
+        );
+        let seen: Arc<Mutex<Option<Seen>>> = Arc::default();
+        let keep = seen.clone();
+        let mut registry = Registry::new();
+        registry.add(move |s| {
+            s.before_suite(|_| async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Ok(())
+            });
+            s.after_suite(|_| async { Ok(()) });
+            for i in 0..6 {
+                s.it(format!("spec {i}"), |cx| async move {
+                    cx.by("sleeping");
+                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                    Ok(())
+                });
+            }
+            let keep = keep.clone();
+            s.report_after_suite(move |report| {
+                let specs = report
+                    .specs
+                    .iter()
+                    .map(|r| {
+                        let start = r.start.unwrap_or_default().as_secs_f64();
+                        (
+                            r.lane,
+                            start,
+                            start + r.duration.as_secs_f64(),
+                            r.steps.len(),
+                        )
+                    })
+                    .collect();
+                let hooks = report
+                    .hooks
+                    .iter()
+                    .map(|h| (h.kind, h.duration.as_secs_f64()))
+                    .collect();
+                *keep.lock().unwrap() = Some((specs, hooks, report.specs_start.as_secs_f64()));
+                Ok(())
+            });
+        });
+        let code = Runner::from_args(["suite", "--quiet", "--test-threads", "2"])
+            .unwrap()
+            .run(registry);
+        assert_eq!(code, EXIT_SUCCESS);
+        let (specs, hooks, specs_start) = seen.lock().unwrap().take().expect("report seen");
+        assert!(
+            specs_start >= 0.05,
+            "specs start after before_suite: {specs_start}"
+        );
+        assert_eq!(hooks[0].0, HookKind::BeforeSuite);
+        assert!(hooks[0].1 >= 0.05, "{hooks:?}");
+        assert_eq!(hooks[1].0, HookKind::AfterSuite);
+        for (i, a) in specs.iter().enumerate() {
+            assert!(matches!(a.0, Some(0 | 1)), "2 workers: {specs:?}");
+            assert!(a.1 >= specs_start && a.3 == 1, "{specs:?}");
+            for b in &specs[i + 1..] {
+                if a.0 == b.0 {
+                    assert!(a.2 <= b.1 || b.2 <= a.1, "overlap on one lane: {specs:?}");
+                }
+            }
+        }
+        assert!(
+            specs.iter().any(|s| s.0 == Some(1)),
+            "both lanes used: {specs:?}"
         );
     }
 

@@ -1,8 +1,11 @@
 //! Merging the reports of a sharded run (`--shard I/N` on N machines or N pods) into one
-//! `junit_01.xml` and one `e2e.log`, as a single run would have written them.
+//! `junit_01.xml` and one `e2e.log`, as a single run would have written them, and one
+//! `report.html` with a timeline lane per shard.
 
+use crate::report::html::{self, HtmlError, HtmlRun};
 use quick_junit::{Report, TestCaseStatus, TestSuite};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Merging failed.
@@ -20,6 +23,24 @@ pub enum MergeError {
     /// The merged report does not serialize.
     #[error("failed to serialize the merged JUnit report")]
     Serialize(#[source] Box<quick_junit::SerializeError>),
+    /// A shard's `report.json` does not parse.
+    #[error("failed to read the report.json of {shard}")]
+    Json {
+        /// Which shard.
+        shard: String,
+        /// Why.
+        #[source]
+        source: HtmlError,
+    },
+    /// A merged report file could not be written.
+    #[error("failed to write the merged report file `{path}`")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// One shard's reports.
@@ -31,6 +52,11 @@ pub struct ShardReport {
     pub junit: String,
     /// Its `e2e.log`.
     pub e2e_log: String,
+    /// Its `report.json`, if it wrote one (the merged `report.html` shows the shards that did).
+    pub report_json: Option<String>,
+    /// The directory its reports were unpacked into, where the files its specs attached are
+    /// looked up; `None` to show no attachments.
+    pub dir: Option<PathBuf>,
 }
 
 /// The merged reports.
@@ -44,6 +70,8 @@ pub struct MergedReport {
     pub e2e_log: String,
     /// How often each test case name occurs over all shards (a correct sharding gives 1 each).
     pub occurrences: BTreeMap<String, usize>,
+    /// `report.html` with one timeline lane per shard, when any shard had a `report.json`.
+    pub html: Option<String>,
 }
 
 impl MergedReport {
@@ -56,6 +84,27 @@ impl MergedReport {
         self.junit
             .to_string()
             .map_err(|e| MergeError::Serialize(Box::new(e)))
+    }
+
+    /// Writes `junit_01.xml`, `e2e.log` and (when there is one) `report.html` into `dir`,
+    /// creating it.
+    ///
+    /// # Errors
+    ///
+    /// Serialization failure, or the file that could not be written.
+    pub fn write(&self, dir: &Path) -> Result<(), MergeError> {
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(&path, bytes))
+                .map_err(|source| MergeError::Write { path, source })
+        };
+        write("junit_01.xml", self.junit_xml()?.as_bytes())?;
+        write("e2e.log", self.e2e_log.as_bytes())?;
+        if let Some(page) = &self.html {
+            write(html::FILE, page.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// Names that appear more than once.
@@ -72,12 +121,23 @@ impl MergedReport {
 ///
 /// # Errors
 ///
-/// A shard's JUnit that does not parse, naming the shard.
+/// A shard's JUnit or `report.json` that does not parse, naming the shard.
 pub fn merge(suite: &str, shards: &[ShardReport]) -> Result<MergedReport, MergeError> {
     let mut cases = Vec::new();
     let mut longest = Duration::ZERO;
     let mut log = String::new();
+    let mut runs = Vec::new();
     for s in shards {
+        if let Some(json) = &s.report_json {
+            let none = PathBuf::new();
+            let dir = s.dir.as_deref().unwrap_or(&none);
+            let run =
+                HtmlRun::from_json(&s.shard, json, dir).map_err(|source| MergeError::Json {
+                    shard: s.shard.clone(),
+                    source,
+                })?;
+            runs.push(run);
+        }
         let report = Report::deserialize_from_str(&s.junit).map_err(|e| MergeError::Parse {
             shard: s.shard.clone(),
             source: Box::new(e),
@@ -112,10 +172,13 @@ pub fn merge(suite: &str, shards: &[ShardReport]) -> Result<MergedReport, MergeE
     ts.add_test_cases(cases);
     let mut junit = Report::new(suite.to_string());
     junit.set_time(longest).add_test_suite(ts);
+    let html = (!runs.is_empty())
+        .then(|| html::render(&format!("{suite} ({} shards)", shards.len()), &runs));
     Ok(MergedReport {
         junit,
         e2e_log: log,
         occurrences,
+        html,
     })
 }
 
@@ -146,11 +209,15 @@ mod tests {
                 shard: "shard 1/2".into(),
                 junit: junit(&[("b", true), ("d", false)], 3),
                 e2e_log: "[PASSED] b\n[FAILED] d".into(),
+                report_json: None,
+                dir: None,
             },
             ShardReport {
                 shard: "shard 2/2".into(),
                 junit: junit(&[("a", true), ("c", true)], 5),
                 e2e_log: "[PASSED] a\n[PASSED] c\n".into(),
+                report_json: None,
+                dir: None,
             },
         ];
         let m = merge("conformance", &shards).unwrap();
@@ -183,5 +250,40 @@ mod tests {
         };
         let e = merge("c", &[bad]).unwrap_err().to_string();
         assert!(e.contains("shard 1/2"), "{e}");
+        assert!(m.html.is_none(), "no shard had a report.json");
+    }
+
+    #[test]
+    fn shards_with_report_json_give_one_html_lane_each() {
+        let shard = |i: usize, name: &str| ShardReport {
+            shard: format!("shard {i}/2"),
+            junit: junit(&[(name, true)], 1),
+            e2e_log: String::new(),
+            report_json: Some(
+                serde_json::json!({
+                    "suite": "conformance",
+                    "started_at": 1000.0 + i as f64,
+                    "specs": [{"name": name, "state": "passed", "start": 0.5, "duration": 0.25,
+                               "lane": 0, "labels": [], "steps": []}],
+                })
+                .to_string(),
+            ),
+            dir: None,
+        };
+        let m = merge("conformance", &[shard(1, "a"), shard(2, "b")]).unwrap();
+        let page = m.html.as_deref().expect("an html report");
+        assert!(page.contains("<title>conformance (2 shards)</title>"));
+        assert!(page.contains(r#""label":"shard 1/2""#) && page.contains(r#""label":"shard 2/2""#));
+        let dir = tempfile::tempdir().unwrap();
+        m.write(dir.path()).unwrap();
+        for f in ["junit_01.xml", "e2e.log", "report.html"] {
+            assert!(dir.path().join(f).is_file(), "{f}");
+        }
+        let bad = ShardReport {
+            report_json: Some("{".into()),
+            ..shard(1, "a")
+        };
+        let e = merge("c", &[bad]).unwrap_err().to_string();
+        assert!(e.contains("report.json of shard 1/2"), "{e}");
     }
 }

@@ -1,8 +1,10 @@
 //! Results and reports: per-spec results, the `e2e.log` transcript, and the files written to
-//! `--report-dir`: `junit_01.xml` (compact: no output for passed specs), `e2e.log` and
-//! `report.json` (every spec's name, labels, state, duration, attempts, failure and steps).
+//! `--report-dir`: `junit_01.xml` (compact: no output for passed specs), `e2e.log`,
+//! `report.json` (every spec's name, labels, state, timing, lane, attempts, failure and steps;
+//! the run's suite-level hook timings, seed and selection) and `report.html` (the same data as
+//! one self-contained page: see [`crate::report::html`]).
 
-use crate::spec::info::{HookKind, SpecInfo, Step, ser_duration};
+use crate::spec::info::{Artifact, HookKind, SpecInfo, Step, ser_duration, ser_opt_duration};
 use crate::spec::tag::Labels;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 use std::panic::Location;
@@ -25,6 +27,12 @@ pub enum ReportError {
     /// JUnit serialization failed.
     #[error("failed to serialize the JUnit report")]
     Junit(#[source] Box<quick_junit::SerializeError>),
+    /// `report.json` serialization failed.
+    #[error("failed to serialize report.json")]
+    Json(#[source] serde_json::Error),
+    /// `report.html` could not be built.
+    #[error("failed to build report.html")]
+    Html(#[source] crate::report::html::HtmlError),
 }
 
 /// How a spec ended.
@@ -140,6 +148,19 @@ pub struct SpecResult {
     pub steps: Vec<Step>,
     /// Log lines of the last attempt.
     pub log: Vec<String>,
+    /// When the spec's first attempt started, as time since the run began
+    /// ([`RunReport::started_at`]); `null` for a spec that never started.
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub start: Option<Duration>,
+    /// Time from [`start`](Self::start) to the start of the last attempt, from which
+    /// [`Step::at`] counts (0 unless the spec was retried).
+    #[serde(serialize_with = "ser_duration")]
+    pub attempt_start: Duration,
+    /// The worker (0-based) of the process that ran it: specs of one lane never overlap;
+    /// `null` for a spec that never started.
+    pub lane: Option<usize>,
+    /// Files the last attempt attached ([`SpecContext::attach`](crate::SpecContext::attach)).
+    pub artifacts: Vec<Artifact>,
 }
 
 impl SpecResult {
@@ -157,6 +178,10 @@ impl SpecResult {
             earlier_failures: Vec::new(),
             steps: Vec::new(),
             log: Vec::new(),
+            start: None,
+            attempt_start: Duration::ZERO,
+            lane: None,
+            artifacts: Vec::new(),
         }
     }
 
@@ -243,6 +268,78 @@ impl Transcript {
     }
 }
 
+/// A suite-level (or container-level) set-up or tear-down that ran outside every spec's time:
+/// `before_suite`, `after_suite`, `report_after_suite`, a run extension's hooks, and an ordered
+/// container's `before_all` and `after_all`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct HookTiming {
+    /// Which kind of hook (`before_suite`, `after_suite`, `report_after_suite`, `before_all`,
+    /// `after_all`).
+    pub kind: HookKind,
+    /// What ran: the hook's `file:line`, the extension's name, or the ordered container's name.
+    pub name: String,
+    /// When it started, as time since the run began.
+    #[serde(serialize_with = "ser_duration")]
+    pub start: Duration,
+    /// How long it took.
+    #[serde(serialize_with = "ser_duration")]
+    pub duration: Duration,
+    /// The worker it ran on (container hooks); `null` for suite-level hooks, which run before
+    /// or after every worker.
+    pub lane: Option<usize>,
+    /// Its error, if it failed.
+    pub error: Option<String>,
+}
+
+/// What selected the run's specs: the flags to pass again to rerun the same selection.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunFilter {
+    /// `--label-filter`.
+    pub label_filter: Option<String>,
+    /// `--focus` (any may match).
+    pub focus: Vec<String>,
+    /// `--skip-regex`.
+    pub skip_regex: Vec<String>,
+    /// `--shard I/N`.
+    pub shard: Option<String>,
+    /// `--mode`.
+    pub mode: Option<String>,
+    /// libtest's name filter (the positional argument).
+    pub name: Option<String>,
+    /// libtest's `--exact`.
+    pub exact: bool,
+}
+
+impl RunFilter {
+    /// The flags that select the same specs again (with `--seed` from the report, the same
+    /// order).
+    pub fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(f) = &self.label_filter {
+            args.extend(["--label-filter".to_string(), f.clone()]);
+        }
+        for f in &self.focus {
+            args.extend(["--focus".to_string(), f.clone()]);
+        }
+        for f in &self.skip_regex {
+            args.extend(["--skip-regex".to_string(), f.clone()]);
+        }
+        if let Some(s) = &self.shard {
+            args.extend(["--shard".to_string(), s.clone()]);
+        }
+        if let Some(m) = &self.mode {
+            args.extend(["--mode".to_string(), m.clone()]);
+        }
+        if self.exact {
+            args.push("--exact".to_string());
+        }
+        if let Some(n) = &self.name {
+            args.push(n.clone());
+        }
+        args
+    }
+}
+
 /// The whole run, as written to `report.json`.
 #[derive(Debug, serde::Serialize)]
 pub struct RunReport {
@@ -252,11 +349,28 @@ pub struct RunReport {
     pub seed: Option<u64>,
     /// Why the run stopped early, if it did.
     pub interrupted: Option<String>,
-    /// Wall time.
+    /// Wall time of this iteration of the specs (suite-level set-up before it not included).
     #[serde(serialize_with = "ser_duration")]
     pub duration: Duration,
     /// Results in run order.
     pub specs: Vec<SpecResult>,
+    /// When the run began, in seconds since the Unix epoch; every `start` in the report counts
+    /// from it.
+    pub started_at: f64,
+    /// When this iteration of the specs began, as time since the run began (after the
+    /// suite-level set-up).
+    #[serde(serialize_with = "ser_duration")]
+    pub specs_start: Duration,
+    /// Workers: specs running at once in the parallel phase.
+    pub workers: usize,
+    /// The process id of the run (under nextest, each spec's own process).
+    pub process: u32,
+    /// What selected the specs.
+    pub filter: RunFilter,
+    /// Suite- and container-level set-up and tear-down, in the order they started.
+    pub hooks: Vec<HookTiming>,
+    /// The `--report-dir` the run wrote to, if any.
+    pub report_dir: Option<PathBuf>,
 }
 
 impl RunReport {
@@ -301,7 +415,8 @@ impl RunReport {
         report
     }
 
-    /// Writes `junit_01.xml`, `e2e.log` and `report.json` into `dir`, creating it.
+    /// Writes `junit_01.xml`, `e2e.log`, `report.json` and `report.html` into `dir`, creating
+    /// it.
     ///
     /// # Errors
     ///
@@ -319,8 +434,12 @@ impl RunReport {
             .map_err(|e| ReportError::Junit(Box::new(e)))?;
         write("junit_01.xml", xml.as_bytes())?;
         write("e2e.log", transcript.as_bytes())?;
-        let json = serde_json::to_vec_pretty(self).expect("report serializes");
-        write("report.json", &json)
+        let json = serde_json::to_vec_pretty(self).map_err(ReportError::Json)?;
+        write("report.json", &json)?;
+        let run =
+            crate::report::html::HtmlRun::from_report(self, dir).map_err(ReportError::Html)?;
+        let page = crate::report::html::render(&self.suite, &[run]);
+        write(crate::report::html::FILE, page.as_bytes())
     }
 }
 
@@ -361,6 +480,13 @@ mod tests {
             interrupted: None,
             duration: Duration::from_secs(1),
             specs: vec![flaky, failed, skipped],
+            started_at: 0.0,
+            specs_start: Duration::ZERO,
+            workers: 1,
+            process: 1,
+            filter: RunFilter::default(),
+            hooks: Vec::new(),
+            report_dir: None,
         };
         let xml = run.junit().to_string().unwrap();
         let back = Report::deserialize_from_str(&xml).unwrap();

@@ -8,7 +8,7 @@
 //! them: a top-level `before_each` (which, as in Ginkgo, applies to every spec) inserts a
 //! `Framework` value, and specs read it back with [`SpecContext::get`].
 
-pub use crate::spec::info::Step;
+pub use crate::spec::info::{Artifact, Step};
 use crate::spec::tag::Labels;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -66,6 +66,7 @@ struct Inner {
     started: Instant,
     steps: Mutex<Vec<Step>>,
     log: Mutex<Vec<String>>,
+    artifacts: Mutex<Vec<Artifact>>,
     cleanups: Mutex<Vec<Cleanup>>,
     extensions: Mutex<Extensions>,
     span: tracing::Span,
@@ -108,6 +109,7 @@ impl SpecContext {
                 started: Instant::now(),
                 steps: Mutex::default(),
                 log: Mutex::default(),
+                artifacts: Mutex::default(),
                 cleanups: Mutex::default(),
                 extensions: Mutex::new(extensions),
                 span,
@@ -197,6 +199,17 @@ impl SpecContext {
         lock(&self.inner.log).push(line);
     }
 
+    /// Attaches a file or directory to this spec's result, e.g. the failure dump it wrote.
+    /// `report.json` lists it; `report.html` shows the text files in it (their ends, passed
+    /// through [`redact`](crate::report::redact::redact)). Paths under `--report-dir` stay
+    /// readable when the directory is moved or merged.
+    pub fn attach(&self, name: impl Into<String>, path: impl Into<std::path::PathBuf>) {
+        lock(&self.inner.artifacts).push(Artifact {
+            name: name.into(),
+            path: path.into(),
+        });
+    }
+
     /// The current (last) step, if any.
     pub fn current_step(&self) -> Option<String> {
         lock(&self.inner.steps).last().map(|s| s.text.clone())
@@ -275,6 +288,15 @@ impl SpecContext {
 
     pub(crate) fn log_lines(&self) -> Vec<String> {
         lock(&self.inner.log).clone()
+    }
+
+    pub(crate) fn artifacts(&self) -> Vec<Artifact> {
+        lock(&self.inner.artifacts).clone()
+    }
+
+    /// When this attempt started.
+    pub(crate) fn started_at(&self) -> Instant {
+        self.inner.started
     }
 }
 

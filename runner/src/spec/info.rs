@@ -1,5 +1,5 @@
 //! The facts about a spec that reports show: its [`SpecInfo`], the [`HookKind`] a failure
-//! happened in, and the [`Step`]s it marked. A leaf of the spec model, so that reports can
+//! happened in, the [`Step`]s it marked and the [`Artifact`]s it attached. A leaf of the spec model, so that reports can
 //! depend on it without depending on how specs are built.
 
 use crate::spec::conformance::ConformanceMeta;
@@ -10,6 +10,17 @@ use std::time::Duration;
 /// Durations in reports: seconds, as a float.
 pub(crate) fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
+}
+
+/// Optional durations in reports: seconds as a float, or `null`.
+pub(crate) fn ser_opt_duration<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
 }
 
 /// Public facts about a registered spec.
@@ -83,4 +94,15 @@ pub struct Step {
     /// Time since the spec attempt started.
     #[serde(serialize_with = "ser_duration")]
     pub at: Duration,
+}
+
+/// A file or directory a spec attached with
+/// [`SpecContext::attach`](crate::SpecContext::attach), such as a failure dump; `report.json`
+/// holds its path and `report.html` shows its text files.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Artifact {
+    /// What it is, e.g. `namespace dump`.
+    pub name: String,
+    /// Where it is, as the spec gave it.
+    pub path: std::path::PathBuf,
 }
