@@ -252,20 +252,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_are_redacted() {
-        let text = "Authorization: Bearer abcdefghijklmnop\n\
-            token: eyJhbGciOiJSUzI1NiIs.eyJpc3MiOiJrdWJlcm5ldGVz.c2lnbmF0dXJlc2ln\n\
-            -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI\n-----END EC PRIVATE KEY-----\n\
-            password=hunter2hunter2 and a normal line";
-        let r = redact(text);
-        assert!(!r.contains("abcdefghijklmnop"), "{r}");
-        assert!(!r.contains("eyJhbGciOiJSUzI1NiIs"), "{r}");
-        assert!(!r.contains("MHcCAQEEI"), "{r}");
-        assert!(!r.contains("hunter2"), "{r}");
-        assert!(r.contains("a normal line"));
-    }
-
-    #[test]
     fn pods_show_phase_and_containers() {
         let pod: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "p"},

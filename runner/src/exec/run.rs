@@ -633,15 +633,16 @@ impl Runner {
                     .filter(|r| r.state == State::Skipped)
                     .count(),
             ));
+            let report_error = |e: &dyn std::error::Error| {
+                eprintln!(
+                    "error: {e}: {}",
+                    e.source().map(ToString::to_string).unwrap_or_default()
+                );
+            };
             if let Some(dir) = &flags.report_dir
                 && let Err(e) = report.write(dir, &transcript.text())
             {
-                eprintln!(
-                    "error: {e}: {}",
-                    std::error::Error::source(&e)
-                        .map(ToString::to_string)
-                        .unwrap_or_default()
-                );
+                report_error(&e);
                 code = EXIT_FAILED;
             }
             // One process of a process-per-spec run (nextest): report.html shows them all.
@@ -649,12 +650,7 @@ impl Runner {
                 && let Some(key) = sync::run_key()
                 && let Err(e) = crate::report::processes::write(dir, &key, &report)
             {
-                eprintln!(
-                    "error: {e}: {}",
-                    std::error::Error::source(&e)
-                        .map(ToString::to_string)
-                        .unwrap_or_default()
-                );
+                report_error(&e);
                 code = EXIT_FAILED;
             }
             if interrupts.signalled() {

@@ -411,6 +411,30 @@ impl Reader {
         fields
     }
 
+    /// The entries of a mapping whose keys are data (capability or timeout names); `None` for
+    /// null, or after reporting anything else.
+    fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        example: &str,
+    ) -> Option<&'n Vec<(Node, Node)>> {
+        match &node.value {
+            Value::Map(entries) => Some(entries),
+            Value::Null => None,
+            other => {
+                self.error(
+                    node.pos,
+                    format!(
+                        "`{path}` must be a mapping such as `{example}`, found {}",
+                        other.describe()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// A key given twice: upstream keeps the last.
     fn twice(&mut self, pos: Pos, path: &str, first: Pos) {
         self.warn(
@@ -887,19 +911,8 @@ impl Reader {
     fn capabilities(&mut self, node: &Node) -> BTreeMap<Capability, bool> {
         let path = "DriverInfo.Capabilities";
         let mut out = BTreeMap::new();
-        let entries = match &node.value {
-            Value::Map(entries) => entries,
-            Value::Null => return out,
-            other => {
-                self.error(
-                    node.pos,
-                    format!(
-                        "`{path}` must be a mapping such as `persistence: true`, found {}",
-                        other.describe()
-                    ),
-                );
-                return out;
-            }
+        let Some(entries) = self.mapping(node, path, "persistence: true") else {
+            return out;
         };
         let known: Vec<&str> = Capability::ALL.iter().map(|c| c.key()).collect();
         for (k, v) in entries {
@@ -1025,19 +1038,8 @@ impl Reader {
 
     fn timeouts(&mut self, node: &Node) -> BTreeMap<TimeoutKey, Duration> {
         let mut out = BTreeMap::new();
-        let entries = match &node.value {
-            Value::Map(entries) => entries,
-            Value::Null => return out,
-            other => {
-                self.error(
-                    node.pos,
-                    format!(
-                        "`Timeouts` must be a mapping such as `PodStart: 10m`, found {}",
-                        other.describe()
-                    ),
-                );
-                return out;
-            }
+        let Some(entries) = self.mapping(node, "Timeouts", "PodStart: 10m") else {
+            return out;
         };
         let names: Vec<&str> = TimeoutKey::ALL.iter().map(|k| k.name()).collect();
         for (k, v) in entries {

@@ -76,17 +76,7 @@ impl Value {
     }
 }
 
-/// `text` in backquotes, cut to 200 characters (a pasted blob must not flood the terminal).
-pub fn quote(text: &str) -> String {
-    const LIMIT: usize = 200;
-    let count = text.chars().count();
-    if count <= LIMIT {
-        format!("`{text}`")
-    } else {
-        let head: String = text.chars().take(LIMIT).collect();
-        format!("`{head}…` ({count} characters)")
-    }
-}
+pub use kube_e2e::config::param::quote;
 
 struct ValueVisitor;
 
