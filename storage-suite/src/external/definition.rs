@@ -540,42 +540,24 @@ impl Reader {
     }
 
     fn count(&mut self, node: &Node, path: &str) -> u32 {
-        if let Some(i) = whole(&node.value)
-            && (0..=i128::from(u32::MAX)).contains(&i)
-        {
-            return i as u32;
-        }
-        match &node.value {
-            Value::Null => 0,
-            other => {
-                self.error(
-                    node.pos,
-                    format!(
-                        "`{path}` must be a whole number from 0 to {}, found {}",
-                        u32::MAX,
-                        other.describe()
-                    ),
-                );
-                0
-            }
-        }
+        self.whole_number(node, path, "a whole number", u32::MAX.into()) as u32
     }
 
     fn bytes(&mut self, node: &Node, path: &str) -> u64 {
-        if let Some(i) = whole(&node.value)
-            && (0..=i128::from(i64::MAX)).contains(&i)
-        {
-            return i as u64;
-        }
-        match &node.value {
-            Value::Null => 0,
-            other => {
+        self.whole_number(node, path, "a number of bytes", i64::MAX.into()) as u64
+    }
+
+    /// A whole number from 0 to `max` (0 for null, or after reporting anything else).
+    fn whole_number(&mut self, node: &Node, path: &str, what: &str, max: i128) -> i128 {
+        match whole(&node.value) {
+            Some(i) if (0..=max).contains(&i) => i,
+            _ if node.value == Value::Null => 0,
+            _ => {
                 self.error(
                     node.pos,
                     format!(
-                        "`{path}` must be a number of bytes from 0 to {}, found {}",
-                        i64::MAX,
-                        other.describe()
+                        "`{path}` must be {what} from 0 to {max}, found {}",
+                        node.value.describe()
                     ),
                 );
                 0
