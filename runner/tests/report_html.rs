@@ -17,23 +17,9 @@ use std::time::{Duration, Instant};
 /// How long one Chromium run may take before it is killed.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target profile dir")
-        .to_path_buf()
-}
+mod support;
 
-fn fixture() -> PathBuf {
-    let path = target_dir().join("examples").join("fixture-suite");
-    assert!(
-        path.exists(),
-        "{} is missing; `cargo test` builds examples",
-        path.display()
-    );
-    path
-}
+use support::fixture;
 
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)

@@ -5,24 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn target_dir() -> PathBuf {
-    // tests run from target/<profile>/deps/<name>-<hash>
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target profile dir")
-        .to_path_buf()
-}
+mod support;
 
-fn fixture() -> PathBuf {
-    let path = target_dir().join("examples").join("fixture-suite");
-    assert!(
-        path.exists(),
-        "{} is missing; `cargo test` builds examples",
-        path.display()
-    );
-    path
-}
+use support::{fixture, target_dir};
 
 struct Run {
     dir: tempfile::TempDir,
