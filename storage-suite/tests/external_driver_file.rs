@@ -128,7 +128,6 @@ fn options_with_root(root: &std::path::Path) -> LoadOptions {
     LoadOptions {
         unknown_keys: UnknownKeys::Error,
         test_files: Some(TestFiles::new(Some(root.to_path_buf()))),
-        repo_root: Some(root.to_path_buf()),
     }
 }
 

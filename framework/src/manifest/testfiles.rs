@@ -168,6 +168,11 @@ impl TestFiles {
         TestFiles::with_sources(repo_root, EmbeddedSource::all())
     }
 
+    /// The directory searched first (`--framework.repo-root`), if any.
+    pub fn repo_root(&self) -> Option<&std::path::Path> {
+        self.repo_root.as_deref()
+    }
+
     /// Sources: `repo_root` (if any), then exactly `embedded`, searched together.
     pub fn with_sources(
         repo_root: Option<PathBuf>,

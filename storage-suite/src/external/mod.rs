@@ -43,8 +43,6 @@ pub struct LoadOptions {
     /// (upstream's test files: `--framework.repo-root`, then embedded files); `None`: not
     /// checked at load time.
     pub test_files: Option<TestFiles>,
-    /// The `--framework.repo-root` those test files start with, for messages.
-    pub repo_root: Option<PathBuf>,
 }
 
 /// A driver described by a file.
@@ -101,7 +99,6 @@ impl ExternalDriver {
         diagnostics.extend(check_class_files(
             &definition,
             options.test_files.as_ref(),
-            options.repo_root.as_deref(),
             &working_dir,
         ));
         diagnostics.sort_by_key(|d| d.pos);
@@ -179,10 +176,8 @@ impl ExternalDriver {
 fn check_class_files(
     def: &DriverDefinition,
     files: Option<&TestFiles>,
-    repo_root: Option<&Path>,
     working_dir: &Path,
 ) -> Vec<Diagnostic> {
-    let repo_root = repo_root.map(Path::to_path_buf);
     let mut out = Vec::new();
     for (kind, source) in &def.classes {
         let ClassSource::FromFile { path, pos } = source else {
@@ -211,7 +206,7 @@ fn check_class_files(
                 None => continue,
                 Some(files) => files.read_to_string(path).map_err(|e| match e {
                     kube_e2e::manifest::testfiles::TestFileError::NotFound { .. } => {
-                        match &repo_root {
+                        match files.repo_root() {
                             Some(root) => format!(
                                 "not found under --framework.repo-root {} (nor among the embedded test files)",
                                 root.display()
@@ -308,8 +303,7 @@ pub fn load_from_params(params: &Params) -> anyhow::Result<Vec<ExternalDriver>> 
         .map(PathBuf::from);
     let options = LoadOptions {
         unknown_keys,
-        test_files: Some(TestFiles::new(repo_root.clone())),
-        repo_root,
+        test_files: Some(TestFiles::new(repo_root)),
     };
     let mut errors = Vec::new();
     let mut drivers: Vec<ExternalDriver> = Vec::new();
