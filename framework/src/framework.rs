@@ -34,7 +34,7 @@ pub use crate::error::FrameworkError;
 pub(crate) use crate::error::error_chain;
 use crate::images::Image;
 use crate::namespace::dump;
-use crate::namespace::{self, NamespaceError, NamespaceSpec, PodSecurity};
+use crate::namespace::{self, NamespaceError, NamespaceSpec, PodSecurity, spares};
 pub use crate::session::DeletePolicy;
 use crate::session::Session;
 use crate::session::provider::ProviderError;
@@ -42,8 +42,10 @@ use crate::spec::container::Container;
 use crate::spec::context::{SpecContext, WeakSpecContext};
 use crate::timeouts::Timeouts;
 use kube::api::Api;
+use kube_e2e_runner::exec::queue::Queue;
 use kube_e2e_runner::expect::eventually::PollInterval;
 use std::sync::{Arc, Mutex};
+use tracing::Instrument as _;
 
 /// How a container's [`Framework`] is made; `"base"` converts into the defaults.
 #[derive(Clone, Debug)]
@@ -214,10 +216,26 @@ impl Framework {
             String::new()
         } else {
             cx.by(format!("creating a namespace for `{}`", options.base));
-            let ns = create_tracked(cx, &session, &options, &options.base, &tracked).await?;
-            session
-                .wait_for_namespace_ready(&ns, timeouts.service_account_provision)
-                .await?;
+            let spec = namespace_spec(&session, &options, &options.base);
+            let ns = match take_spare(cx, &session, &spec, &tracked)
+                .instrument(tracing::info_span!("take_namespace_made_ahead", base = %options.base))
+                .await
+            {
+                Some(ns) => ns,
+                None => {
+                    let ns = create_tracked(cx, &session, spec.clone(), &tracked)
+                        .instrument(tracing::info_span!("create_namespace", base = %options.base))
+                        .await?;
+                    session
+                        .wait_for_namespace_ready(&ns, timeouts.service_account_provision)
+                        .instrument(
+                            tracing::info_span!("wait_for_namespace_ready", namespace = %ns),
+                        )
+                        .await?;
+                    ns
+                }
+            };
+            make_spares(cx, &session, &spec, timeouts.service_account_provision);
             ns
         };
         let names = lock(&tracked).clone();
@@ -307,7 +325,8 @@ impl Framework {
         let cx = self.cx.upgrade().ok_or(FrameworkError::NotAttached)?;
         let tracked: Arc<Mutex<Vec<String>>> = Arc::default();
         // The name lands in `self.namespaces` through the framework found in the context.
-        let ns = create_tracked(&cx, &self.session, &self.options, base, &tracked).await?;
+        let spec = namespace_spec(&self.session, &self.options, base);
+        let ns = create_tracked(&cx, &self.session, spec, &tracked).await?;
         self.session
             .wait_for_namespace_ready(&ns, self.timeouts.service_account_provision)
             .await?;
@@ -315,26 +334,27 @@ impl Framework {
     }
 }
 
-async fn create_tracked(
-    cx: &SpecContext,
-    session: &Session,
-    options: &FrameworkOptions,
-    base: &str,
-    tracked: &Arc<Mutex<Vec<String>>>,
-) -> Result<String, FrameworkError> {
-    let spec = NamespaceSpec {
+/// The namespace a framework with `options` makes under `base`.
+fn namespace_spec(session: &Session, options: &FrameworkOptions, base: &str) -> NamespaceSpec {
+    NamespaceSpec {
         base: base.to_string(),
         run_id: session.run_id().to_string(),
         enforce: options.pod_security,
         warn: options.pod_security,
         audit: options.pod_security,
         labels: Default::default(),
-    };
-    // Every name is recorded before its create call: if the spec is interrupted mid-call, the
-    // teardown still deletes it (a name never created just gets a harmless 404).
+    }
+}
+
+/// Records `name` as one of the spec's namespaces (`claimed`), or retracts it, in `tracked` and
+/// in the framework already in the context, if any.
+fn recorder(
+    cx: &SpecContext,
+    tracked: &Arc<Mutex<Vec<String>>>,
+) -> impl FnMut(&str, bool) + Send + 'static {
     let sink = tracked.clone();
     let weak = cx.downgrade();
-    let mut record = move |name: &str, claimed: bool| {
+    move |name: &str, claimed: bool| {
         let framework = weak.upgrade().and_then(|cx| cx.get::<Framework>());
         let apply = |list: &mut Vec<String>| {
             if claimed {
@@ -347,11 +367,83 @@ async fn create_tracked(
         if let Some(f) = framework {
             apply(&mut lock(&f.namespaces));
         }
-    };
+    }
+}
+
+async fn create_tracked(
+    cx: &SpecContext,
+    session: &Session,
+    spec: NamespaceSpec,
+    tracked: &Arc<Mutex<Vec<String>>>,
+) -> Result<String, FrameworkError> {
+    // Every name is recorded before its create call: if the spec is interrupted mid-call, the
+    // teardown still deletes it (a name never created just gets a harmless 404).
+    let mut record = recorder(cx, tracked);
     let ns = namespace::create_namespace(session.client(), &spec, &mut record).await?;
     let name = ns.metadata.name.unwrap_or_default();
     cx.log(format!("namespace {name} created"));
     Ok(name)
+}
+
+/// A ready namespace of `spec`'s kind made ahead by an earlier spec, now the spec's own. One
+/// that failed is deleted and `None` returned: the caller makes one the usual way.
+async fn take_spare(
+    cx: &SpecContext,
+    session: &Session,
+    spec: &NamespaceSpec,
+    tracked: &Arc<Mutex<Vec<String>>>,
+) -> Option<String> {
+    match session.spares.take(spec).await {
+        Ok(Some(name)) => {
+            recorder(cx, tracked)(&name, true);
+            cx.log(format!("namespace {name} created (made ahead, ready)"));
+            Some(name)
+        }
+        Ok(None) => None,
+        Err(failed) => {
+            if let Some(name) = failed {
+                // Owned by the spec from here, so its teardown deletes it like its own.
+                recorder(cx, tracked)(&name, true);
+            }
+            None
+        }
+    }
+}
+
+/// Starts making namespaces of `spec`'s kind for the specs of the run that have not started
+/// yet (none under nextest's process per spec, none after the last spec).
+fn make_spares(
+    cx: &SpecContext,
+    session: &Arc<Session>,
+    spec: &NamespaceSpec,
+    ready_within: std::time::Duration,
+) {
+    let Some(queue) = cx.get::<Queue>() else {
+        return;
+    };
+    let wanted = spares::wanted(
+        queue.unstarted(),
+        queue.workers(),
+        session.spares.in_making(spec),
+    );
+    for _ in 0..wanted {
+        let session_for_task = session.clone();
+        let spec_for_task = spec.clone();
+        session.spares.start(spec, move |slot| async move {
+            let mut record = move |name: &str, claimed: bool| {
+                let mut slot = lock(&slot);
+                *slot = claimed.then(|| name.to_string());
+            };
+            let ns =
+                namespace::create_namespace(session_for_task.client(), &spec_for_task, &mut record)
+                    .await?;
+            let name = ns.metadata.name.unwrap_or_default();
+            session_for_task
+                .wait_for_namespace_ready(&name, ready_within)
+                .await?;
+            Ok(name)
+        });
+    }
 }
 
 async fn teardown(
@@ -392,7 +484,9 @@ async fn teardown(
     }
     let mut errors = Vec::new();
     for name in &names {
-        match namespace::delete_namespace(session.client(), name).await {
+        let deleted = namespace::delete_namespace(session.client(), name)
+            .instrument(tracing::info_span!("delete_namespace", namespace = %name));
+        match deleted.await {
             Ok(()) => session.deletions.track(name),
             Err(e) => errors.push(format!("{name}: {}", error_chain(&e))),
         }

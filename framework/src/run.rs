@@ -21,11 +21,14 @@ use kube_e2e_runner::{Params, RunExtension, SuiteRun};
 use std::ffi::OsString;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+use tracing::Instrument as _;
 
 /// The framework's suite-level hooks.
 #[derive(Debug, Default)]
 pub struct FrameworkRun {
     params: OnceLock<Params>,
+    /// The look for stuck namespaces of earlier runs, running beside the specs.
+    stuck_report: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl RunExtension for FrameworkRun {
@@ -51,19 +54,43 @@ impl RunExtension for FrameworkRun {
                 started.elapsed().as_secs_f64(),
                 session.run_id()
             ));
-            report_stuck_namespaces(&session, suite).await;
+            // Off the specs' path: its lines appear when the list returns, and the suite's end
+            // waits for it.
+            let report = {
+                let suite = suite.clone();
+                async move { report_stuck_namespaces(&session, &suite).await }
+                    .instrument(tracing::info_span!("report_stuck_namespaces"))
+            };
+            *self.stuck_report.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(tokio::spawn(report));
             Ok(())
         })
     }
 
     fn after_suite<'a>(&'a self, suite: &'a SuiteRun) -> SuiteFuture<'a> {
-        Box::pin(await_namespace_deletions(suite))
+        Box::pin(async move {
+            let report = self
+                .stuck_report
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(report) = report {
+                let _ = tokio::time::timeout(STUCK_REPORT_GRACE, report).await;
+            }
+            if let Some(session) = Session::global_if_connected() {
+                session.release_spares().await;
+            }
+            await_namespace_deletions(suite).await
+        })
     }
 
     fn end_run(&self) {
         Session::disconnect_global();
     }
 }
+
+/// How long the end of a suite waits for the stuck-namespace report still running.
+const STUCK_REPORT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the suite registered in this binary with the process's arguments and the framework
 /// taking part, then exits. A `--in-cluster-shards N` argument runs the suite inside the

@@ -285,6 +285,51 @@ async fn failed_spec_keeps_its_namespace_only_when_asked_and_dumps_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn later_specs_take_namespaces_made_ahead_and_none_is_left_over() {
+    let c = client().await;
+    let id = random_run_id();
+    let _cleanup = CleanupOnDrop(id.clone());
+    let out = run(
+        &id,
+        &[
+            "--focus",
+            "gets a ready namespace",
+            "--test-threads",
+            "1",
+            "-v",
+        ],
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    let created: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.split("namespace ").nth(1))
+        .filter(|rest| rest.contains(" created"))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    let ahead = all.matches("created (made ahead, ready)").count();
+    // The first spec makes its own; each later one finds the next ready, made while the one
+    // before it ran; nothing is made for a spec that never comes.
+    assert_eq!(
+        created.len(),
+        5,
+        "one namespace per spec: {created:?}\n{all}"
+    );
+    assert_eq!(ahead, 4, "specs 2 to 5 take a namespace made ahead:\n{all}");
+    let distinct: std::collections::HashSet<_> = created.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        5,
+        "no namespace is given to two specs: {created:?}"
+    );
+    assert_eq!(
+        leftovers_after_deletion(&c, &id).await,
+        Vec::<String>::new(),
+        "left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn interrupt_leaves_no_namespace_of_the_run() {
     let c = client().await;
     let id = random_run_id();

@@ -11,10 +11,12 @@ use crate::images::ImageMap;
 use crate::manifest::testfiles::TestFiles;
 use crate::namespace::Deletions;
 use crate::namespace::readiness::Readiness;
+use crate::namespace::spares::Spares;
 use crate::session::provider::{Connection, LocalNodes, Provider};
 use crate::timeouts::Timeouts;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 crate::param!(
     "framework.kubeconfig",
@@ -276,6 +278,7 @@ pub struct Session {
     files: TestFiles,
     pub(crate) deletions: Deletions,
     readiness: Readiness,
+    pub(crate) spares: Spares,
 }
 
 impl std::fmt::Debug for Session {
@@ -309,7 +312,11 @@ impl Session {
             None => ImageMap::default(),
         };
         let files = TestFiles::new(settings.repo_root.clone());
-        let (client, cluster) = settings.connection.connect().await?;
+        let (client, cluster) = settings
+            .connection
+            .connect()
+            .instrument(tracing::info_span!("connect"))
+            .await?;
         tracing::info!(run_id = %settings.run_id, %cluster, "connected");
         let readiness = Readiness::start(&client);
         Ok(Session {
@@ -320,6 +327,7 @@ impl Session {
             files,
             deletions: Deletions::default(),
             readiness,
+            spares: Spares::default(),
         })
     }
 
@@ -399,6 +407,21 @@ impl Session {
             return Ok(());
         }
         crate::namespace::wait_for_namespace_ready(&self.client, name, timeout).await
+    }
+
+    /// Issues the deletion of the namespaces made ahead that no spec took (see
+    /// [`spares`](crate::namespace::spares)); returns how many.
+    pub async fn release_spares(&self) -> usize {
+        let names = self.spares.drain();
+        for name in &names {
+            match crate::namespace::delete_namespace(&self.client, name).await {
+                Ok(()) => self.deletions.track(name),
+                Err(e) => {
+                    tracing::warn!(namespace = %name, error = %e, "deleting a namespace made ahead failed")
+                }
+            }
+        }
+        names.len()
     }
 
     /// Waits until every namespace deletion issued by this session has completed, up to the

@@ -11,6 +11,7 @@
 //! never lands on whatever cluster a developer's default context points at.
 
 use std::path::PathBuf;
+use tracing::Instrument as _;
 
 /// Errors of connecting to a cluster.
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +174,7 @@ impl Connection {
                 let state_dir = kube_e2e_cluster::default_state_dir();
                 let mut progress = |line: &str| eprintln!("local cluster: {line}");
                 let (cluster, _) = kube_e2e_cluster::LocalCluster::up(&options, &mut progress)
+                    .instrument(tracing::info_span!("local_cluster_up"))
                     .await
                     .map_err(|source| ProviderError::Local {
                         state_dir: state_dir.display().to_string(),
@@ -210,7 +212,9 @@ impl Connection {
             source_of: source_of.clone(),
             reason,
         };
-        match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
+        let probe = tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version())
+            .instrument(tracing::info_span!("probe", %server));
+        match probe.await {
             Ok(Ok(_)) => Ok((client, what)),
             Ok(Err(e)) => Err(unreachable(crate::error::error_chain(&e))),
             Err(_) => Err(unreachable(format!(
@@ -219,6 +223,7 @@ impl Connection {
         }
     }
 
+    #[tracing::instrument(level = "info", skip_all, fields(path = %path.display()))]
     async fn load_kubeconfig(&self, path: &std::path::Path) -> Result<kube::Config, ProviderError> {
         let err = |source: Box<dyn std::error::Error + Send + Sync>| ProviderError::Kubeconfig {
             path: path.display().to_string(),

@@ -9,6 +9,7 @@
 //! the grace period. A second interrupt abandons teardown.
 
 use crate::exec::interrupt::Interrupts;
+use crate::exec::queue::Queue;
 use crate::report::outcome::{Failure, FailureKind, HookTiming, SpecResult, State, Transcript};
 use crate::select::selection::Unit;
 use crate::spec::container::{Hook, HookKind};
@@ -146,7 +147,15 @@ impl Shared {
         self.board.put(idx, result);
     }
 
+    /// One spec of the run's [`Queue`] started or will never start.
+    fn leave_queue(&self) {
+        if let Some(q) = self.opts.extensions.get::<Queue>() {
+            q.take();
+        }
+    }
+
     fn skip(&self, idx: usize, reason: String) {
+        self.leave_queue();
         let spec = &self.specs[idx];
         self.finish(idx, SpecResult::skipped(&spec.info, reason));
     }
@@ -161,6 +170,10 @@ pub async fn execute(
     board: Arc<Board>,
     transcript: Arc<Transcript>,
 ) {
+    let mut opts = opts;
+    let queued = units.iter().map(|u| u.specs.len()).sum();
+    let workers = opts.concurrency;
+    opts.extensions.insert(Queue::new(queued, workers));
     let sh = Arc::new(Shared {
         specs,
         opts,
@@ -311,6 +324,7 @@ async fn run_unit(sh: Arc<Shared>, unit: Unit, lane: usize) {
     for &idx in &unit.specs {
         let info = &sh.specs[idx].info;
         if let Some(f) = &setup_failure {
+            sh.leave_queue();
             let mut r = SpecResult::skipped(info, String::new());
             r.state = State::Failed;
             r.failure = Some(f.clone());
@@ -363,6 +377,7 @@ async fn run_spec(sh: &Shared, idx: usize, ext: Extensions, lane: usize) -> Spec
     let started = std::time::Instant::now();
     let mut earlier = Vec::new();
     let max = sh.opts.flake_attempts.max(1);
+    sh.leave_queue();
     for attempt in 1..=max {
         let cx = SpecContext::with_echo(
             spec.info.name.clone(),

@@ -91,7 +91,8 @@ pub trait RunExtension: Send + Sync {
 }
 
 /// What a suite-level hook ([`RunExtension::before_suite`], [`RunExtension::after_suite`]) can
-/// see and do.
+/// see and do. Cloning it is cheap; a clone moved into a task can report while specs run.
+#[derive(Clone)]
 pub struct SuiteRun {
     transcript: Arc<Transcript>,
     interrupts: Arc<Interrupts>,
@@ -141,6 +142,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
 
 /// [`run`] with suite-level extensions.
 pub fn run_with(args: Vec<OsString>, extensions: Vec<Arc<dyn RunExtension>>) -> i32 {
+    super::trace::install_subscriber();
     let mut defs: Vec<&'static ParamDef> = inventory::iter::<ParamDef>.into_iter().collect();
     defs.sort_by_key(|d| d.name);
     let (cli, params) = match file::parse(args, &defs) {
