@@ -138,14 +138,28 @@ fn progress(line: &str) {
 
 async fn up(options: &ClusterOptions) -> anyhow::Result<(LocalCluster, bool)> {
     let started = Instant::now();
-    let (cluster, outcome) = LocalCluster::up(options, &mut |l| progress(l))
-        .await
-        .with_context(|| {
+    let mut interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut terminations =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // An interrupt abandons the start: a build still running is stopped (dropping the start
+    // does that); components already started stay, for `down` or the next `up`.
+    let mut report = |l: &str| progress(l);
+    let (cluster, outcome) = tokio::select! {
+        up = LocalCluster::up(options, &mut report) => up.with_context(|| {
             format!(
                 "failed to start the cluster in {}",
                 options.state_dir.display()
             )
-        })?;
+        })?,
+        _ = interrupts.recv() => anyhow::bail!(
+            "interrupted while starting the cluster in {}; `down` removes what was started",
+            options.state_dir.display()
+        ),
+        _ = terminations.recv() => anyhow::bail!(
+            "terminated while starting the cluster in {}; `down` removes what was started",
+            options.state_dir.display()
+        ),
+    };
     let fresh = matches!(outcome, UpOutcome::Started { .. });
     match outcome {
         UpOutcome::Started {

@@ -5,6 +5,10 @@
 //! compared with the component's binary, so a recycled PID is never killed. Processes are found
 //! only by recorded PID (or, for the real node, by cgroup membership) — never by what their
 //! command line mentions, which any unrelated process can contain.
+//!
+//! Builds (`go build`, `apt-get`) are children of the calling process instead, waited for by
+//! [`run_build_step`]: their PIDs are recorded while they run, so that an interrupted start
+//! ends them ([`stop_build_steps`]) instead of leaving them behind.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -308,4 +312,55 @@ mod tests {
         let error = spec.spawn().unwrap_err().to_string();
         assert!(error.contains("start sleeper"), "{error}");
     }
+}
+
+/// PIDs of build steps this process started and has not reaped yet (so none is recycled).
+static BUILD_STEPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn build_steps() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    BUILD_STEPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs `command` to completion as a recorded build step: while it runs,
+/// [`stop_build_steps`] can end it.
+///
+/// # Errors
+/// The command could not be started or waited for.
+pub fn run_build_step(command: &mut Command) -> std::io::Result<std::process::ExitStatus> {
+    let mut child = command.spawn()?;
+    let pid = child.id();
+    build_steps().push(pid);
+    let status = child.wait();
+    build_steps().retain(|p| *p != pid);
+    status
+}
+
+/// [`run_build_step`] with its output captured.
+///
+/// # Errors
+/// The command could not be started or waited for.
+pub fn build_step_output(command: &mut Command) -> std::io::Result<std::process::Output> {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    build_steps().push(pid);
+    let output = child.wait_with_output();
+    build_steps().retain(|p| *p != pid);
+    output
+}
+
+/// Sends SIGTERM to every build step still running (an interrupted `up`); returns how many
+/// were signalled. Only recorded, unreaped children are signalled: their PIDs cannot have been
+/// recycled.
+pub fn stop_build_steps() -> usize {
+    let pids = build_steps().clone();
+    for pid in &pids {
+        if let Ok(pid) = i32::try_from(*pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+    }
+    pids.len()
 }

@@ -68,6 +68,12 @@ fn down_removes_every_trace_of_a_real_node() {
         "the running pod has mounts under the state dir"
     );
     assert!(network.netns_path().exists());
+    let port = cluster.state().ports.apiserver;
+    assert_eq!(
+        listening_addresses(port),
+        vec![network.host_ip.to_string()],
+        "the API server (port {port}) listens on the host end of the node's veth pair only"
+    );
 
     // Other clusters may run pods at the same time: check this cluster's own shim sockets.
     let sockets = shim_sockets(&state_dir.join("containerd"));
@@ -132,4 +138,28 @@ fn down_removes_every_trace_of_a_real_node() {
         left.is_empty(),
         "containerd shim sockets survived: {left:?}"
     );
+}
+
+/// The addresses with a socket listening on `port`, from `/proc/net/tcp` and `tcp6` (an
+/// address there is hex in the kernel's byte order; state `0A` is LISTEN). An IPv6 listener
+/// (a wildcard `[::]` bind included) shows up as its hex text.
+fn listening_addresses(port: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    for (file, v4) in [("/proc/net/tcp", true), ("/proc/net/tcp6", false)] {
+        let table = std::fs::read_to_string(file).unwrap_or_default();
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let Some((addr, p)) = fields.get(1).and_then(|f| f.split_once(':')) else {
+                continue;
+            };
+            if fields.get(3) != Some(&"0A") || u16::from_str_radix(p, 16) != Ok(port) {
+                continue;
+            }
+            match u32::from_str_radix(addr, 16) {
+                Ok(ip) if v4 => found.push(std::net::Ipv4Addr::from(ip.swap_bytes()).to_string()),
+                _ => found.push(format!("[{addr}]")),
+            }
+        }
+    }
+    found
 }

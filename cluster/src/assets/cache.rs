@@ -175,7 +175,7 @@ impl AssetCache {
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(Error::io(&log_path))?)
             .stderr(log);
-        let status = command.status().map_err(Error::io(&go))?;
+        let status = crate::process::run_build_step(&mut command).map_err(Error::io(&go))?;
         if !status.success() {
             return Err(Error::Build {
                 binaries: names.join(", "),

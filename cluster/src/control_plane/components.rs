@@ -168,8 +168,10 @@ pub fn control_plane(
         s("--profiling=false"),
     ];
     match advertise {
+        // With a real node the API server listens on the host end of the node's veth pair
+        // only: the node reaches it there, local clients too, and no other network does.
         Some(ip) => {
-            apiserver.push(s("--bind-address=0.0.0.0"));
+            apiserver.push(format!("--bind-address={ip}"));
             apiserver.push(format!("--advertise-address={ip}"));
         }
         None => apiserver.push(s("--bind-address=127.0.0.1")),

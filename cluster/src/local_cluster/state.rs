@@ -45,6 +45,35 @@ pub struct LocalCluster {
     pub(super) state: ClusterState,
 }
 
+/// Reads `path` only if it is a regular file: a FIFO or a device put where the cluster keeps
+/// its state would otherwise block the reader forever or feed it endless bytes.
+///
+/// # Errors
+/// `NotFound` when there is nothing there; `InvalidInput` naming what is there instead.
+pub(super) fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() {
+        use std::os::unix::fs::FileTypeExt as _;
+        let t = meta.file_type();
+        let what = if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_dir() {
+            "a directory"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is {what}, expected a regular file", path.display()),
+        ));
+    }
+    fs::read(path)
+}
+
 impl LocalCluster {
     /// The cluster whose state is in `state_dir`, if one was started there.
     ///
@@ -52,10 +81,15 @@ impl LocalCluster {
     /// Fails if the state file exists but cannot be read.
     pub fn load(state_dir: &Path) -> Result<Option<Self>> {
         let path = state_dir.join(STATE_FILE);
-        let bytes = match fs::read(&path) {
+        let bytes = match read_regular_file(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path)(e)),
+            Err(e) => {
+                return Err(Error::State {
+                    path: path.clone(),
+                    message: e.to_string(),
+                });
+            }
         };
         let state = serde_json::from_slice(&bytes).map_err(|e| Error::State {
             path: path.clone(),
@@ -120,5 +154,22 @@ mod tests {
         fs::write(dir.path().join(STATE_FILE), "{not json").unwrap();
         let error = LocalCluster::load(dir.path()).unwrap_err().to_string();
         assert!(error.contains("cluster.json"), "{error}");
+    }
+
+    #[test]
+    fn a_fifo_or_directory_as_state_file_is_refused_at_once_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // Opening a FIFO with no writer would block: the check must come first.
+        let error = LocalCluster::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("cluster.json") && error.contains("a FIFO"),
+            "{error}"
+        );
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        let error = LocalCluster::load(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("a directory"), "{error}");
     }
 }

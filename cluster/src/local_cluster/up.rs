@@ -37,6 +37,46 @@ fn ensure_binaries(
     }
 }
 
+/// [`ensure_binaries`] on a blocking thread, so that the caller's future stays responsive: a
+/// caller that drops it (an interrupted run) does not wait minutes for a cold build, and the
+/// build steps still running are told to stop.
+async fn ensure_binaries_abandonably(
+    options: &ClusterOptions,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<()> {
+    /// Stops the build steps when the wait for them is abandoned.
+    struct StopOnDrop(bool);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            if self.0 {
+                crate::process::stop_build_steps();
+            }
+        }
+    }
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let owned = options.clone();
+    let mut build = tokio::task::spawn_blocking(move || {
+        ensure_binaries(&owned, &mut |line| {
+            let _ = tx.send(line.to_string());
+        })
+    });
+    let mut guard = StopOnDrop(true);
+    loop {
+        tokio::select! {
+            Some(line) = lines.recv() => progress(&line),
+            done = &mut build => {
+                guard.0 = false;
+                while let Ok(line) = lines.try_recv() {
+                    progress(&line);
+                }
+                return done.unwrap_or_else(|e| {
+                    Err(Error::Unsupported(format!("the binaries' build thread failed: {e}")))
+                });
+            }
+        }
+    }
+}
+
 /// How `up` went.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UpOutcome {
@@ -84,7 +124,7 @@ impl LocalCluster {
         if Self::load(state_dir)?.is_none() {
             // Built before taking the state directory's lock (the cache has a lock of its
             // own), so a concurrent caller waits for the start only, not for a cold build.
-            ensure_binaries(options, progress)?;
+            ensure_binaries_abandonably(options, progress).await?;
         }
         let _lock = ownership::lock_for_up(state_dir, options.ready_timeout, progress).await?;
         if let Some(cluster) = Self::load(state_dir)? {
@@ -104,11 +144,16 @@ impl LocalCluster {
         };
         let extra_ips: Vec<IpAddr> = network.iter().map(|n| IpAddr::V4(n.host_ip)).collect();
         let ca = pki::generate_control_plane(&layout.pki(), &extra_ips)?;
+        // The API server listens where the node reaches it (see `components`), so every client
+        // goes there.
+        let api_host = network
+            .as_ref()
+            .map_or_else(|| "127.0.0.1".to_string(), |n| n.host_ip.to_string());
         kubeconfig::write_for_clients(
             &layout,
             &ca,
             &ports,
-            "127.0.0.1",
+            &api_host,
             &pki::control_plane_clients(),
         )?;
         if let Some(network) = &network {
@@ -157,6 +202,11 @@ impl LocalCluster {
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<UpOutcome> {
         let advertise = self.state.network.as_ref().map(|n| n.host_ip);
+        if let Some(network) = &self.state.network {
+            // Before the control plane: the API server binds the host end of the veth pair.
+            network.create()?;
+            network.create_cgroups()?;
+        }
         let specs = components::control_plane(&options.cache, layout, &self.state.ports, advertise);
         let deadline = started + options.ready_timeout;
         let with_kwok = options.simulated_nodes > 0;
@@ -219,8 +269,6 @@ impl LocalCluster {
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<()> {
         let node_started = Instant::now();
-        network.create()?;
-        network.create_cgroups()?;
         node::real::write_configs(layout, network, images::SANDBOX_IMAGE)?;
         let containerd = node::real::containerd_spec(layout, network);
         self.state.components.push(containerd.spawn()?);
