@@ -329,6 +329,88 @@ async fn later_specs_take_namespaces_made_ahead_and_none_is_left_over() {
     );
 }
 
+/// The kubeconfig the tests use: `KUBECONFIG`, else the local cluster's.
+fn kubeconfig_in_use() -> PathBuf {
+    match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => kube_e2e_cluster::LocalCluster::load(&kube_e2e_cluster::default_state_dir())
+            .expect("the local cluster's state")
+            .expect("a running local cluster")
+            .kubeconfig_path(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_in_the_kubeconfig_appear_in_no_output_or_report_of_a_failing_run() {
+    let c = client().await;
+    let id = random_run_id();
+    let _cleanup = CleanupOnDrop(id.clone());
+    let dir = tempfile::tempdir().unwrap();
+    // A token beside the client certificate: the API server authenticates the certificate,
+    // and the token is a secret that must not be printed anywhere.
+    let token = format!("planted-token-{id}");
+    let original = std::fs::read_to_string(kubeconfig_in_use()).expect("kubeconfig");
+    let key_data = original
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("client-key-data:"))
+        .map(|v| v.trim().to_string())
+        .expect("the kubeconfig has client-key-data");
+    let planted: String = original
+        .lines()
+        .map(|l| match l.find("client-key-data:") {
+            Some(at) => format!("{}token: {token}\n{l}\n", &l[..at]),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, planted).unwrap();
+    let reports = dir.path().join("reports");
+    let out = command(
+        &id,
+        &[
+            "--focus",
+            "prints the kubeconfig's credentials by mistake",
+            "-v",
+            "--report-dir",
+            reports.to_str().unwrap(),
+            "--framework.kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .expect("fixture runs");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(101), "the spec fails:\n{all}");
+    assert!(
+        all.contains("[REDACTED]"),
+        "the leaked values were redacted:\n{all}"
+    );
+    let written = files_under(&reports);
+    assert!(
+        written.iter().any(|p| p.ends_with("report.json"))
+            && written.iter().any(|p| p.ends_with("e2e.log")),
+        "reports written: {written:?}"
+    );
+    for (what, secret) in [("token", token.as_str()), ("client key", key_data.as_str())] {
+        assert!(
+            !all.contains(secret),
+            "the {what} is in the console output:\n{all}"
+        );
+        for file in &written {
+            let content = String::from_utf8_lossy(&std::fs::read(file).unwrap()).to_string();
+            assert!(
+                !content.contains(secret),
+                "the {what} is in {}",
+                file.display()
+            );
+        }
+    }
+    assert_eq!(
+        leftovers_after_deletion(&c, &id).await,
+        Vec::<String>::new()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn interrupt_leaves_no_namespace_of_the_run() {
     let c = client().await;

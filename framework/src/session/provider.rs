@@ -232,6 +232,7 @@ impl Connection {
         // Only a regular file: a FIFO given as kubeconfig would block the run forever.
         crate::config::param::ensure_regular_file(path).map_err(|e| err(Box::new(e)))?;
         let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| err(Box::new(e)))?;
+        register_secrets(&kc);
         check_exec_plugin(&kc, self.context.as_deref(), path)?;
         check_certificate_authorities(&kc, path)?;
         let options = kube::config::KubeConfigOptions {
@@ -241,6 +242,30 @@ impl Connection {
         kube::Config::from_custom_kubeconfig(kc, &options)
             .await
             .map_err(|e| err(Box::new(e)))
+    }
+}
+
+/// Registers the kubeconfig's credentials (tokens, token files, passwords, client key data)
+/// with the report redaction, so that none of them reaches a log, a report or a dump, however
+/// a spec or an error happens to print it.
+fn register_secrets(kc: &kube::config::Kubeconfig) {
+    use secrecy::ExposeSecret as _;
+    let register = kube_e2e_runner::report::redact::register_secret;
+    for named in &kc.auth_infos {
+        let Some(user) = &named.auth_info else {
+            continue;
+        };
+        for secret in [&user.token, &user.password, &user.client_key_data]
+            .into_iter()
+            .flatten()
+        {
+            register(secret.expose_secret());
+        }
+        if let Some(file) = &user.token_file
+            && let Ok(token) = crate::config::param::read_regular_file(std::path::Path::new(file))
+        {
+            register(&token);
+        }
     }
 }
 

@@ -79,6 +79,16 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The failure with credential material removed from its texts (see
+    /// [`redact`](crate::report::redact::redact)).
+    pub(crate) fn redacted(mut self) -> Self {
+        use crate::report::redact::redact;
+        self.message = redact(&self.message);
+        self.also = self.also.iter().map(|a| redact(a)).collect();
+        self.step = self.step.as_deref().map(redact);
+        self
+    }
+
     pub(crate) fn new(
         phase: HookKind,
         loc: &Location<'_>,
@@ -199,7 +209,7 @@ impl SpecResult {
         } else {
             State::Passed
         };
-        r.failure = failure;
+        r.failure = failure.map(Failure::redacted);
         r.steps = steps;
         r.log = log;
         r.attempts = attempts;
@@ -208,6 +218,7 @@ impl SpecResult {
 
     pub(crate) fn add_failure(&mut self, f: Failure) {
         self.state = State::Failed;
+        let f = f.redacted();
         match &mut self.failure {
             Some(first) => first.also.push(f.headline()),
             None => self.failure = Some(f),
@@ -226,8 +237,9 @@ pub struct Transcript {
 impl Transcript {
     /// Appends a line.
     pub fn line(&self, line: &str) {
+        let line = crate::report::redact::redact(line);
         let mut t = self.text.lock().unwrap_or_else(|p| p.into_inner());
-        t.push_str(line);
+        t.push_str(&line);
         t.push('\n');
     }
 

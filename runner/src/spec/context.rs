@@ -180,7 +180,7 @@ impl SpecContext {
     /// Marks a step. Steps appear in the progress lines of long specs, in failure reports ("last
     /// step") and in the JSON report.
     pub fn by(&self, text: impl Into<String>) {
-        let text = text.into();
+        let text = crate::report::redact::redact(&text.into());
         tracing::info!(parent: &self.inner.span, step = %text, "STEP");
         if self.inner.echo {
             eprintln!("STEP: {text} ({})", self.inner.name);
@@ -191,7 +191,7 @@ impl SpecContext {
 
     /// Records a log line for this spec; it goes to `e2e.log` and the JSON report.
     pub fn log(&self, line: impl Into<String>) {
-        let line = line.into();
+        let line = crate::report::redact::redact(&line.into());
         tracing::info!(parent: &self.inner.span, "{line}");
         if self.inner.echo {
             eprintln!("{line}");
