@@ -82,6 +82,37 @@ fn hooks_run_in_ginkgo_order_and_cleanups_lifo() {
 }
 
 #[test]
+fn the_step_log_times_each_spec_when_asked_and_a_bad_filter_only_warns() {
+    let r = Run::new();
+    let out = r
+        .command(&["--focus", "^hooks "])
+        .env("KUBE_E2E_LOG", "kube_e2e_runner=info")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("fixture runs");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let closed: Vec<&str> = all
+        .lines()
+        .filter(|l| l.contains("spec{name=hooks") && l.contains("close time.busy="))
+        .collect();
+    assert_eq!(closed.len(), 1, "one timed line for the one spec:\n{all}");
+    let quiet = r.run(&["--focus", "^hooks "]);
+    assert!(!text(&quiet).contains("time.busy"), "no log unless asked");
+    let bad = r
+        .command(&["--focus", "^hooks "])
+        .env("KUBE_E2E_LOG", "kube_e2e=[[[")
+        .output()
+        .expect("fixture runs");
+    assert_eq!(bad.status.code(), Some(0), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("warning: KUBE_E2E_LOG"),
+        "{}",
+        text(&bad)
+    );
+}
+
+#[test]
 fn cleanups_run_lifo_after_failure_panic_and_timeout() {
     let r = Run::new();
     let started = Instant::now();
