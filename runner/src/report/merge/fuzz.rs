@@ -5,7 +5,6 @@
 //! longer, `ARBTEST_SEED` to replay a failure (see `docs/fuzzing.md`).
 
 use super::*;
-use arbitrary::{Result, Unstructured};
 use arbtest::arbtest;
 use quick_junit::{NonSuccessKind, TestCase};
 
