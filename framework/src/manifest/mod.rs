@@ -29,5 +29,8 @@ pub mod patch;
 pub mod target;
 pub mod testfiles;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use load::*;
 pub use target::{Created, Resolved, Target, WriteMode};

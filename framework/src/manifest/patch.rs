@@ -252,7 +252,8 @@ pub struct CsiPatch {
 }
 
 impl CsiPatch {
-    /// Applies the patch to one object.
+    /// Applies the patch to one object. Renaming and pinning are idempotent: applying the patch
+    /// again changes nothing more, except that `driver_args` and `features` are appended again.
     pub fn apply(&self, obj: &mut DynamicObject) {
         if self.old_name.is_empty() {
             return;

@@ -130,10 +130,12 @@ pub(crate) struct Entry {
 }
 
 fn flatten(prefix: &str, node: Spanned<Yaml>, line: u64, out: &mut Vec<Entry>) {
-    let line = if node.referenced.line() > 0 {
-        node.referenced.line()
-    } else {
-        line
+    let line = match &node.value {
+        // A missing value has no place of its own: the parser may put it where the next token
+        // starts, even past the end of the file (`? key` with no `:`). The key's line is meant.
+        Yaml::Scalar(s) if s.is_empty() => line,
+        _ if node.referenced.line() > 0 => node.referenced.line(),
+        _ => line,
     };
     match node.value {
         Yaml::Map(entries) => {
@@ -312,6 +314,12 @@ fn runner_args(cmd: &clap::Command) -> impl Iterator<Item = &Arg> {
     })
 }
 
+/// The suite's command: the framework's flags and one flag per parameter.
+fn command(defs: &[&'static ParamDef]) -> clap::Command {
+    defs.iter()
+        .fold(Cli::command(), |cmd, def| cmd.arg(param_arg(def)))
+}
+
 fn config_path(args: &[OsString]) -> Option<PathBuf> {
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
@@ -336,12 +344,9 @@ pub fn parse(
     args: Vec<OsString>,
     defs: &[&'static ParamDef],
 ) -> Result<(Cli, Params), ConfigError> {
-    let mut cmd = Cli::command();
+    let mut cmd = command(defs);
     if let Some(name) = args.first().and_then(|a| Path::new(a).file_name()) {
         cmd = cmd.name(name.to_string_lossy().into_owned());
-    }
-    for def in defs {
-        cmd = cmd.arg(param_arg(def));
     }
     cmd.build();
     let mut argv = args;
@@ -377,6 +382,9 @@ pub fn parse(
     }
     Ok((cli, Params::from_values(values)))
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
@@ -474,6 +482,20 @@ mod tests {
         );
         let err = parse_with("- a\n- b\n", &[]).unwrap_err().to_string();
         assert!(err.contains("must be a mapping"), "{err}");
+    }
+
+    /// Found by `fuzz::any_text_is_read_or_refused_with_a_location`: a key without a value was
+    /// reported at the line of whatever came next (or past the end of the file).
+    #[test]
+    fn keys_without_a_value_are_reported_at_their_own_line() {
+        for (file, line) in [
+            ("storge:\nmy.count: 3\n", 1),
+            ("my.count: 3\nstorge:\n", 2),
+            ("&a \n    ? countfail-fast---\n", 2),
+        ] {
+            let err = parse_with(file, &[]).unwrap_err().to_string();
+            assert!(err.contains(&format!("e2e.yaml:{line}")), "{file:?}: {err}");
+        }
     }
 
     #[test]

@@ -183,6 +183,9 @@ pub fn merge(suite: &str, shards: &[ShardReport]) -> Result<MergedReport, MergeE
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use quick_junit::{NonSuccessKind, TestCase};

@@ -13,7 +13,7 @@
 //! operators look at the values of `key:value` labels (so `Feature: containsAny {SELinux}` matches
 //! a spec tagged `[Feature:SELinux]`). An empty filter matches everything.
 
-use crate::spec::tag::Labels;
+use crate::spec::tag::{Labels, same_label};
 use regex::Regex;
 use std::collections::BTreeSet;
 
@@ -134,9 +134,7 @@ impl Expr {
                     .iter()
                     .filter_map(|l| {
                         let (k, v) = l.split_once(':')?;
-                        k.trim()
-                            .eq_ignore_ascii_case(key)
-                            .then(|| v.trim().to_lowercase())
+                        same_label(k.trim(), key).then(|| v.trim().to_lowercase())
                     })
                     .collect();
                 match op {
@@ -386,6 +384,9 @@ impl Parser<'_> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -436,6 +437,22 @@ mod tests {
         for (expr, want) in table {
             let f = LabelFilter::parse(expr).unwrap_or_else(|e| panic!("{expr:?}: {e}"));
             assert_eq!(f.matches(&spec), *want, "filter {expr:?} on {spec:?}");
+        }
+    }
+
+    /// Found by `fuzz::generated_expressions_evaluate_as_the_reference_does`: labels matched
+    /// only ASCII letters in any case, while set values matched any letter.
+    #[test]
+    fn non_ascii_labels_match_in_any_case() {
+        let spec = labels(&["übung", "Stufe:Ärger"]);
+        for expr in [
+            "Übung\t",
+            "ÜBUNG",
+            "STUFE: containsAny {ärger}",
+            "stufe: consistsOf {ÄRGER}",
+        ] {
+            let f = LabelFilter::parse(expr).unwrap();
+            assert!(f.matches(&spec), "{expr:?} on {spec:?}");
         }
     }
 

@@ -137,6 +137,13 @@ pub(crate) fn reserved_tag_for(text: &str) -> Option<String> {
     None
 }
 
+/// Whether two labels (or label keys) are the same but for case. Ginkgo lower-cases both
+/// sides, so `Übung` and `übung` are the same label, not only ASCII letters.
+pub(crate) fn same_label(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+        || (!a.is_ascii() || !b.is_ascii()) && a.to_lowercase() == b.to_lowercase()
+}
+
 /// The sorted, de-duplicated label set of a spec.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Labels(Vec<String>);
@@ -152,7 +159,7 @@ impl Labels {
 
     /// Whether the set holds `label`, compared case-insensitively as Ginkgo does.
     pub fn contains(&self, label: &str) -> bool {
-        self.0.iter().any(|l| l.eq_ignore_ascii_case(label))
+        self.0.iter().any(|l| same_label(l, label))
     }
 
     /// Whether any label is a `Feature:X` label.

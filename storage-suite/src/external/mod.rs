@@ -13,6 +13,9 @@ pub mod definition;
 pub mod diagnostic;
 pub mod tree;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use definition::{ClassKind, ClassSource, DriverDefinition, TimeoutKey};
 pub use diagnostic::{Diagnostic, ExternalDriverError, Severity, UnknownKeys};
 
