@@ -200,7 +200,7 @@ impl Connection {
         config.connect_timeout = Some(CONNECT_TIMEOUT);
         let server = config.cluster_url.to_string();
         let client =
-            kube::Client::try_from(config).map_err(|e| ProviderError::Client(Box::new(e)))?;
+            super::client::build_client(config).map_err(|e| ProviderError::Client(Box::new(e)))?;
         // One question up front, so that an unreachable cluster is one error naming it — not
         // a failure in every spec.
         let source_of = match &self.context {
