@@ -195,7 +195,36 @@ pub(crate) fn read_entries(text: &str, path: &Path) -> Result<Vec<Entry>, Config
     }
     let mut out = Vec::new();
     flatten("", root, 1, &mut out);
+    for e in &out {
+        if let Some(tag) = unquoted_tag(text, e) {
+            return Err(ConfigError::WrongType {
+                key: e.key.clone(),
+                path: path.display().to_string(),
+                line: e.line,
+                message: format!(
+                    "`{tag}` is read by YAML as a tag, not as text (the value becomes empty); quote it: \"{tag}\""
+                ),
+            });
+        }
+    }
     Ok(out)
+}
+
+/// The YAML tag (`!Flaky`) an empty value of `e` came from, if its line has one: a label
+/// filter such as `!Flaky` written without quotes is a tag to YAML, and the value is empty.
+fn unquoted_tag(text: &str, e: &Entry) -> Option<String> {
+    if e.is_list || e.values.iter().any(|v| !v.is_empty()) {
+        return None;
+    }
+    let line = text
+        .lines()
+        .nth(usize::try_from(e.line).ok()?.checked_sub(1)?)?;
+    let last = e.key.rsplit('.').next()?;
+    let after_key = &line[line.find(last)? + last.len()..];
+    let value = after_key.trim_start().strip_prefix(':')?.trim_start();
+    value
+        .starts_with('!')
+        .then(|| value.split_whitespace().next().unwrap_or(value).to_string())
 }
 
 fn param_arg(def: &'static ParamDef) -> Arg {
@@ -486,6 +515,27 @@ mod tests {
 
     /// Found by `fuzz::any_text_is_read_or_refused_with_a_location`: a key without a value was
     /// reported at the line of whatever came next (or past the end of the file).
+    #[test]
+    fn a_tag_where_a_label_filter_was_meant_is_refused_with_the_fix() {
+        let path = Path::new("e2e.yaml");
+        for text in [
+            "runner:\n  label-filter: !Flaky\n",
+            "runner.label-filter: !Flaky\n",
+        ] {
+            let err = read_entries(text, path).unwrap_err().to_string();
+            assert!(
+                err.contains("label-filter")
+                    && err.contains("e2e.yaml:")
+                    && err.contains("\"!Flaky\""),
+                "{text:?}: {err}"
+            );
+        }
+        let quoted = read_entries("runner:\n  label-filter: \"!Flaky\"\n", path).unwrap();
+        assert_eq!(quoted[0].values, ["!Flaky"]);
+        let empty = read_entries("runner:\n  label-filter:\n", path).unwrap();
+        assert_eq!(empty[0].values, [""]);
+    }
+
     #[test]
     fn keys_without_a_value_are_reported_at_their_own_line() {
         for (file, line) in [
