@@ -263,57 +263,6 @@ fn process_runs_named(pid: i32, name: &str) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sleeper(dir: &Path) -> ComponentSpec {
-        ComponentSpec {
-            name: "sleeper".into(),
-            binary: PathBuf::from("/bin/sleep"),
-            args: vec!["30".into()],
-            env: vec![],
-            log: dir.join("logs/sleeper.log"),
-            netns: None,
-            cgroups: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn a_spawned_component_runs_until_stopped_and_its_exit_is_logged() {
-        let dir = tempfile::tempdir().unwrap();
-        let record = sleeper(dir.path()).spawn().unwrap();
-        assert_eq!(record.state(), ProcessState::Running(record.pid));
-        record.stop(Duration::from_secs(5)).unwrap();
-        assert_eq!(record.state(), ProcessState::Exited);
-        // The reaper thread writes the exit line shortly after.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !tail_of_file(&record.spec.log, 5).contains("==> exited") {
-            assert!(Instant::now() < deadline, "no exit line in the log");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let error = record.exited_error().to_string();
-        assert!(error.contains("sleeper"), "{error}");
-        assert!(error.contains("signal"), "{error}");
-    }
-
-    #[test]
-    fn a_recycled_pid_running_another_program_is_not_ours() {
-        let me = std::process::id() as i32;
-        assert!(!process_runs(me, Path::new("/bin/sleep")));
-        assert!(!process_runs(i32::MAX, Path::new("/bin/sleep")));
-    }
-
-    #[test]
-    fn a_missing_binary_is_a_spawn_error_naming_the_component() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut spec = sleeper(dir.path());
-        spec.binary = dir.path().join("nope");
-        let error = spec.spawn().unwrap_err().to_string();
-        assert!(error.contains("start sleeper"), "{error}");
-    }
-}
-
 /// PIDs of build steps this process started and has not reaped yet (so none is recycled).
 static BUILD_STEPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
 
@@ -363,4 +312,55 @@ pub fn stop_build_steps() -> usize {
         }
     }
     pids.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sleeper(dir: &Path) -> ComponentSpec {
+        ComponentSpec {
+            name: "sleeper".into(),
+            binary: PathBuf::from("/bin/sleep"),
+            args: vec!["30".into()],
+            env: vec![],
+            log: dir.join("logs/sleeper.log"),
+            netns: None,
+            cgroups: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_spawned_component_runs_until_stopped_and_its_exit_is_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = sleeper(dir.path()).spawn().unwrap();
+        assert_eq!(record.state(), ProcessState::Running(record.pid));
+        record.stop(Duration::from_secs(5)).unwrap();
+        assert_eq!(record.state(), ProcessState::Exited);
+        // The reaper thread writes the exit line shortly after.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !tail_of_file(&record.spec.log, 5).contains("==> exited") {
+            assert!(Instant::now() < deadline, "no exit line in the log");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let error = record.exited_error().to_string();
+        assert!(error.contains("sleeper"), "{error}");
+        assert!(error.contains("signal"), "{error}");
+    }
+
+    #[test]
+    fn a_recycled_pid_running_another_program_is_not_ours() {
+        let me = std::process::id() as i32;
+        assert!(!process_runs(me, Path::new("/bin/sleep")));
+        assert!(!process_runs(i32::MAX, Path::new("/bin/sleep")));
+    }
+
+    #[test]
+    fn a_missing_binary_is_a_spawn_error_naming_the_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = sleeper(dir.path());
+        spec.binary = dir.path().join("nope");
+        let error = spec.spawn().unwrap_err().to_string();
+        assert!(error.contains("start sleeper"), "{error}");
+    }
 }
