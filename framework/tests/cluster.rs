@@ -12,9 +12,9 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams};
 use kube_e2e::session::{Session, Settings, random_run_id};
 use std::path::{Path, PathBuf};
-use support::{fixture, labelled, leftovers, text};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::{fixture, labelled, leftovers, text};
 
 async fn client() -> kube::Client {
     let settings = Settings::from_params(&Default::default()).expect("framework settings");

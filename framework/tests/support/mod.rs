@@ -42,21 +42,33 @@ pub async fn labelled<K>(api: Api<K>, run_id: &str) -> Vec<String>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    api.list_metadata(&ListParams::default().labels(&format!("e2e-run={run_id}")))
-        .await
-        .expect("list")
+    try_labelled(api, run_id).await.expect("list")
+}
+
+async fn try_labelled<K>(api: Api<K>, run_id: &str) -> kube::Result<Vec<String>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    Ok(api
+        .list_metadata(&ListParams::default().labels(&format!("e2e-run={run_id}")))
+        .await?
         .items
         .into_iter()
         .filter_map(|o| o.metadata.name)
-        .collect()
+        .collect())
 }
 
 /// Namespaces, CRDs, cluster roles and bindings, storage classes carrying the run label.
 pub async fn leftovers(c: &kube::Client, run_id: &str) -> Vec<String> {
-    let mut all = labelled(Api::<Namespace>::all(c.clone()), run_id).await;
-    all.extend(labelled(Api::<CustomResourceDefinition>::all(c.clone()), run_id).await);
-    all.extend(labelled(Api::<ClusterRole>::all(c.clone()), run_id).await);
-    all.extend(labelled(Api::<ClusterRoleBinding>::all(c.clone()), run_id).await);
-    all.extend(labelled(Api::<StorageClass>::all(c.clone()), run_id).await);
-    all
+    try_leftovers(c, run_id).await.expect("list")
+}
+
+/// [`leftovers`], or the error of a list call (the API server may be away).
+pub async fn try_leftovers(c: &kube::Client, run_id: &str) -> kube::Result<Vec<String>> {
+    let mut all = try_labelled(Api::<Namespace>::all(c.clone()), run_id).await?;
+    all.extend(try_labelled(Api::<CustomResourceDefinition>::all(c.clone()), run_id).await?);
+    all.extend(try_labelled(Api::<ClusterRole>::all(c.clone()), run_id).await?);
+    all.extend(try_labelled(Api::<ClusterRoleBinding>::all(c.clone()), run_id).await?);
+    all.extend(try_labelled(Api::<StorageClass>::all(c.clone()), run_id).await?);
+    Ok(all)
 }
