@@ -37,14 +37,41 @@ pub enum FrameworkError {
     Teardown(String),
 }
 
-/// An error with its sources, joined by `: `.
+/// An error with its sources, joined by `: `. A source whose text its error already ends
+/// with (kube's `ServiceError: {0}` prints its source) is not repeated.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         src = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Layer {
+        #[error("ServiceError: {0}")]
+        Service(#[source] Box<Layer>),
+        #[error("client error (Connect)")]
+        Client(#[source] std::io::Error),
+    }
+
+    #[test]
+    fn a_source_already_printed_by_its_error_is_not_repeated() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = Layer::Service(Box::new(Layer::Client(refused)));
+        assert_eq!(
+            error_chain(&e),
+            "ServiceError: client error (Connect): refused"
+        );
+    }
 }

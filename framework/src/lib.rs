@@ -62,6 +62,7 @@ pub mod in_cluster;
 pub mod manifest;
 pub mod namespace;
 pub mod pod;
+mod retry;
 pub mod run;
 pub mod session;
 pub mod skip;

@@ -5,30 +5,16 @@
 //! Needs a cluster: `KUBECONFIG` (set by `kube-e2e-cluster run`), else the local provider starts
 //! or reuses the local cluster.
 
+mod support;
+
 use k8s_openapi::api::core::v1::{Namespace, Node};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::api::storage::v1::StorageClass;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 use kube_e2e::session::{Session, Settings, random_run_id};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn fixture() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile dir");
-    let path = dir.join("examples").join("cluster-fixture");
-    assert!(
-        path.exists(),
-        "{} is missing; `cargo test` builds examples",
-        path.display()
-    );
-    path
-}
+use support::{fixture, labelled, leftovers, text};
 
 async fn client() -> kube::Client {
     let settings = Settings::from_params(&Default::default()).expect("framework settings");
@@ -51,37 +37,6 @@ fn command(run_id: &str, args: &[&str]) -> Command {
 
 fn run(run_id: &str, args: &[&str]) -> Output {
     command(run_id, args).output().expect("fixture runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-async fn labelled<K>(api: Api<K>, run_id: &str) -> Vec<String>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    api.list_metadata(&ListParams::default().labels(&format!("e2e-run={run_id}")))
-        .await
-        .expect("list")
-        .items
-        .into_iter()
-        .filter_map(|o| o.metadata.name)
-        .collect()
-}
-
-/// Namespaces, CRDs, cluster roles and bindings, storage classes carrying the run label.
-async fn leftovers(c: &kube::Client, run_id: &str) -> Vec<String> {
-    let mut all = labelled(Api::<Namespace>::all(c.clone()), run_id).await;
-    all.extend(labelled(Api::<CustomResourceDefinition>::all(c.clone()), run_id).await);
-    all.extend(labelled(Api::<ClusterRole>::all(c.clone()), run_id).await);
-    all.extend(labelled(Api::<ClusterRoleBinding>::all(c.clone()), run_id).await);
-    all.extend(labelled(Api::<StorageClass>::all(c.clone()), run_id).await);
-    all
 }
 
 /// [`leftovers`] once the run's deletions have had time to finish: a run ends when its

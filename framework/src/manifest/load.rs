@@ -176,7 +176,8 @@ impl Manifests<'_> {
                     item.resource.kind.clone(),
                 );
                 cx.defer_cleanup(move || async move {
-                    match api.delete(&name, &DeleteParams::background()).await {
+                    let params = DeleteParams::background();
+                    match crate::retry::retry_transient(|| api.delete(&name, &params)).await {
                         Ok(_) => Ok(()),
                         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
                         Err(e) => {

@@ -242,7 +242,8 @@ pub async fn wait_for_namespace_ready(
 }
 
 /// Issues the deletion of namespace `name` (background propagation) without waiting for it to
-/// go away; a namespace that is already gone is fine.
+/// go away; a namespace that is already gone is fine. While the API server is unreachable or
+/// failing (a restart), the call is retried for 30 s.
 ///
 /// # Errors
 ///
@@ -253,7 +254,7 @@ pub async fn delete_namespace(client: &kube::Client, name: &str) -> Result<(), N
         propagation_policy: Some(PropagationPolicy::Background),
         ..Default::default()
     };
-    match api.delete(name, &params).await {
+    match crate::retry::retry_transient(|| api.delete(name, &params)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(source) => Err(NamespaceError::Delete {

@@ -13,6 +13,7 @@ use super::NamespaceError;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use kube::Api;
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -112,8 +113,10 @@ impl Readiness {
 }
 
 /// Follows objects named `object` in every namespace, recording their namespaces in the set
-/// `pick` selects. A watch error (forbidden, or the API server going away) marks the shared
-/// watch as failed: waiters fall back to per-namespace waits, which report errors properly.
+/// `pick` selects. A refusal (401, 403: RBAC) marks the shared watch as failed, and waiters
+/// fall back to per-namespace waits, which report errors properly. Any other error (the API
+/// server restarting, etcd away) is retried with backoff: the watch lists again, and what that
+/// list holds replaces the set, so a deletion missed meanwhile is not remembered as ready.
 async fn follow<K>(
     api: Api<K>,
     object: &'static str,
@@ -124,13 +127,21 @@ async fn follow<K>(
     K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
 {
     let config = watcher::Config::default().fields(&format!("metadata.name={object}"));
-    let mut events = watcher::watcher(api, config).boxed();
+    let mut events = watcher::watcher(api, config).default_backoff().boxed();
+    // The namespaces of a list in progress.
+    let mut listing: Option<HashSet<String>> = None;
     while let Some(event) = events.next().await {
         {
             let mut s = lock(&seen);
             match event {
-                Ok(Event::Apply(o) | Event::InitApply(o)) => {
+                Ok(Event::Apply(o)) => {
                     if let Some(ns) = o.meta().namespace.clone() {
+                        pick(&mut s).insert(ns);
+                    }
+                }
+                Ok(Event::InitApply(o)) => {
+                    if let Some(ns) = o.meta().namespace.clone() {
+                        listing.get_or_insert_default().insert(ns.clone());
                         pick(&mut s).insert(ns);
                     }
                 }
@@ -139,10 +150,14 @@ async fn follow<K>(
                         pick(&mut s).remove(ns);
                     }
                 }
-                Ok(Event::Init | Event::InitDone) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, object, "shared readiness watch failed; waiting per namespace");
+                Ok(Event::Init) => listing = Some(HashSet::new()),
+                Ok(Event::InitDone) => *pick(&mut s) = listing.take().unwrap_or_default(),
+                Err(e) if refused(&e) => {
+                    tracing::debug!(error = %e, object, "shared readiness watch refused; waiting per namespace");
                     s.failed = Some(e.to_string());
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, object, "shared readiness watch failed; retrying");
                 }
             }
         }
@@ -151,4 +166,16 @@ async fn follow<K>(
             return;
         }
     }
+}
+
+/// Whether the API server refused the watch (authentication or RBAC): retrying cannot help.
+fn refused(e: &watcher::Error) -> bool {
+    let code = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code,
+        watcher::Error::WatchError(s) => s.code,
+        _ => return false,
+    };
+    matches!(code, 401 | 403)
 }
