@@ -49,11 +49,18 @@ struct UpArgs {
     /// The kind of nodes.
     #[arg(long, value_enum, default_value = "simulated")]
     nodes: Nodes,
-    /// How many simulated nodes (default: 2 with simulated nodes, 0 beside a real node).
-    #[arg(long)]
+    /// How many simulated nodes, at most 1000 (default: 2 with simulated nodes, 0 beside a
+    /// real node).
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=1000))]
     simulated_nodes: Option<u32>,
-    /// Seconds to wait for the cluster to become ready.
-    #[arg(long, default_value_t = 180)]
+    /// Seconds to wait for the cluster to become ready (1 to 86400: a deadline past a day is a
+    /// typo, and one past the clock's range would end the process).
+    #[arg(
+        long,
+        default_value_t = 180,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
     timeout: u64,
 }
 
@@ -91,7 +98,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -103,6 +113,28 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints clap's message, with each word of it longer than 200 characters cut: clap repeats a
+/// pasted value whole.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let text = e.render().to_string();
+    if text.split(' ').all(|w| w.chars().count() <= 200) {
+        let _ = e.print();
+    } else {
+        let cut: Vec<String> = text
+            .split(' ')
+            .map(|w| match w.chars().count() {
+                n if n > 200 => format!(
+                    "{}…({n} characters)",
+                    w.chars().take(200).collect::<String>()
+                ),
+                _ => w.to_string(),
+            })
+            .collect();
+        eprint!("{}", cut.join(" "));
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 fn options(cli: &Cli, up: &UpArgs) -> ClusterOptions {

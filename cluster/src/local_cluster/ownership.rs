@@ -65,7 +65,7 @@ pub(super) fn marker_path(dir: &Path) -> PathBuf {
 /// Fails if the marker exists but cannot be read or parsed.
 pub(super) fn read_marker(dir: &Path) -> Result<Option<Marker>> {
     let path = marker_path(dir);
-    let bytes = match fs::read(&path) {
+    let bytes = match super::state::read_regular(&path) {
         Ok(bytes) => bytes,
         Err(e)
             if matches!(

@@ -37,6 +37,25 @@ pub struct ClusterState {
     pub created_unix: u64,
 }
 
+/// Reads `path` only if it is a regular file: a FIFO in its place would block forever.
+pub(super) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = fs::metadata(path)?.file_type();
+    let what = if kind.is_file() {
+        return fs::read(path);
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else {
+        "a socket or device"
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("expected a regular file, found {what}"),
+    ))
+}
+
 /// The local cluster: a real control plane on this machine, with kwok-simulated nodes and
 /// optionally a real node.
 #[derive(Debug, Clone)]
@@ -52,7 +71,7 @@ impl LocalCluster {
     /// Fails if the state file exists but cannot be read.
     pub fn load(state_dir: &Path) -> Result<Option<Self>> {
         let path = state_dir.join(STATE_FILE);
-        let bytes = match fs::read(&path) {
+        let bytes = match read_regular(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&path)(e)),
