@@ -294,7 +294,7 @@ fn check(binary: Binary, case: &Case, silent: &str) -> Result<(), String> {
     for k in &case.unset {
         cmd.env_remove(k);
     }
-    let (status, output) = run(cmd)?;
+    let (status, output) = run(cmd, TIMEOUT)?;
     let problems = judge(case, &places, status, &output);
     if problems.is_empty() {
         Ok(())
@@ -360,8 +360,8 @@ fn judge(
     problems
 }
 
-/// Runs `cmd` for at most [`TIMEOUT`]; returns its status and its stdout and stderr together.
-fn run(mut cmd: Command) -> Result<(std::process::ExitStatus, String), String> {
+/// Runs `cmd` for at most `timeout`; returns its status and its stdout and stderr together.
+fn run(mut cmd: Command, timeout: Duration) -> Result<(std::process::ExitStatus, String), String> {
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("starting the binary: {e}"))?;
@@ -391,10 +391,10 @@ fn run(mut cmd: Command) -> Result<(std::process::ExitStatus, String), String> {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             break status;
         }
-        if started.elapsed() > TIMEOUT {
+        if started.elapsed() > timeout {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
             let _ = child.wait();
-            return Err(format!("hangs: still running after {TIMEOUT:?}; killed"));
+            return Err(format!("hangs: still running after {timeout:?}; killed"));
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -510,5 +510,24 @@ fn a_wrong_outcome_fails_its_case() {
     assert!(
         killed.join("; ").contains("killed by signal 9"),
         "{killed:?}"
+    );
+}
+
+/// A child that hangs is killed with what it started (its pipes held open by a grandchild do
+/// not keep the case waiting), and the case fails saying so.
+#[test]
+fn a_hanging_child_is_killed_with_its_group() {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 600 & sleep 600"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let started = Instant::now();
+    let e = run(cmd, Duration::from_millis(300)).unwrap_err();
+    assert!(e.contains("hangs: still running after 300ms"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
     );
 }
