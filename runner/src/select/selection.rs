@@ -194,6 +194,13 @@ pub fn select(set: &SpecSet, flags: &RunFlags) -> Result<Selection, SelectionErr
                 .iter()
                 .map(|s| format!("--shard {}/{}", s.index, s.total)),
         );
+        // Thousands of `--focus` values (a generated config file) are not all repeated.
+        const SHOWN: usize = 5;
+        let more = given.len().saturating_sub(SHOWN);
+        given.truncate(SHOWN);
+        if more > 0 {
+            given.push(format!("(and {more} more filters)"));
+        }
         return Err(SelectionError::Empty {
             filters: given.join(" "),
             total: set.specs.len(),
