@@ -115,11 +115,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints clap's message, with each word of it longer than 200 characters cut: clap repeats a
-/// pasted value whole.
+/// Prints clap's message, with each word of it longer than 200 characters cut (clap repeats a
+/// pasted value whole), and naming the environment variable the bad value came from when the
+/// flag was not given.
 fn usage_error(e: &clap::Error) -> ExitCode {
-    let text = e.render().to_string();
-    if text.split(' ').all(|w| w.chars().count() <= 200) {
+    let mut text = e.render().to_string();
+    let blamed = blamed_variable(e);
+    if let Some(var) = &blamed {
+        text = format!(
+            "error: environment variable `{var}`: {}",
+            text.trim_start_matches("error: ")
+        );
+    }
+    if blamed.is_none() && text.split(' ').all(|w| w.chars().count() <= 200) {
         let _ = e.print();
     } else {
         let cut: Vec<String> = text
@@ -135,6 +143,28 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         eprint!("{}", cut.join(" "));
     }
     ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+/// The environment variable of the flag `e` is about, when that variable is set and the flag
+/// is not on the command line.
+fn blamed_variable(e: &clap::Error) -> Option<String> {
+    use clap::CommandFactory as _;
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(shown)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = shown.trim_start_matches("--").split([' ', '=']).next()?;
+    let flag = format!("--{long}");
+    let given = std::env::args()
+        .skip(1)
+        .any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    let var = Cli::command()
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?
+        .get_env()?
+        .to_string_lossy()
+        .into_owned();
+    (!given && std::env::var_os(&var).is_some()).then_some(var)
 }
 
 fn options(cli: &Cli, up: &UpArgs) -> ClusterOptions {

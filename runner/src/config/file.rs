@@ -52,6 +52,14 @@ pub enum ConfigError {
         /// The text with the invalid bytes replaced.
         shown: String,
     },
+    /// A flag's environment variable has a bad value (clap names only the flag).
+    #[error("environment variable `{var}`: {message}")]
+    Environment {
+        /// The variable.
+        var: String,
+        /// clap's message.
+        message: String,
+    },
     /// A key is not a known parameter or `runner.<flag>`.
     #[error("unknown key {} in {path}:{line}{hint}", quote(.key))]
     UnknownKey {
@@ -344,6 +352,37 @@ pub(crate) fn cut_clap_error(err: &clap::Error) -> Option<String> {
     Some(text)
 }
 
+/// clap's error, or — when the flag it names was not on the command line but its environment
+/// variable is set — the same message naming the variable, which is where the value came from.
+fn blame_environment(err: clap::Error, cmd: &clap::Command, argv: &[OsString]) -> ConfigError {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(shown)) = err.get(ContextKind::InvalidArg) else {
+        return err.into();
+    };
+    let long = shown
+        .trim_start_matches("--")
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default();
+    let flag = format!("--{long}");
+    let given = argv.iter().skip(1).any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    });
+    let var = cmd
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+        .filter(|var| std::env::var_os(var).is_some());
+    match var {
+        Some(var) if !given => ConfigError::Environment {
+            var: var.to_string_lossy().into_owned(),
+            message: clap_message(&err),
+        },
+        _ => err.into(),
+    }
+}
+
 /// The first argument, or environment variable of a flag, that is not UTF-8, named: clap only
 /// says that one is.
 fn find_non_utf8(args: &[OsString], cmd: &clap::Command) -> Option<ConfigError> {
@@ -431,7 +470,9 @@ pub fn parse(
         let extra = file_args(read_entries(&text, &path)?, &path, &cmd, defs)?;
         argv.splice(1..1, extra);
     }
-    let matches = cmd.try_get_matches_from(argv)?;
+    let matches = cmd
+        .try_get_matches_from_mut(argv.clone())
+        .map_err(|e| blame_environment(e, &cmd, &argv))?;
     let cli = Cli::from_arg_matches(&matches)?;
     let mut values = Vec::new();
     for def in defs {
