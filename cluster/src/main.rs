@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kube_e2e_cluster::assets::{Asset, AssetCache, KUBERNETES_VERSION};
 use kube_e2e_cluster::images;
 use kube_e2e_cluster::process::ProcessState;
-use kube_e2e_cluster::report::format_duration;
+use kube_e2e_cluster::report::{format_duration, shown_path};
 use kube_e2e_cluster::{ClusterOptions, LocalCluster, NodeMode, UpOutcome, default_state_dir};
 
 /// `println!` that ignores a closed stdout (`kube-e2e-cluster status | head`) instead of
@@ -205,7 +205,7 @@ async fn up(options: &ClusterOptions) -> anyhow::Result<(LocalCluster, bool)> {
         .with_context(|| {
             format!(
                 "failed to start the cluster in {}",
-                options.state_dir.display()
+                shown_path(&options.state_dir)
             )
         })?;
     let fresh = matches!(outcome, UpOutcome::Started { .. });
@@ -238,9 +238,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let dir = state_dir(&cli);
             let started = Instant::now();
             let stopped = LocalCluster::down(&dir)
-                .with_context(|| format!("failed to stop the cluster in {}", dir.display()))?;
+                .with_context(|| format!("failed to stop the cluster in {}", shown_path(&dir)))?;
             if stopped.is_empty() {
-                progress(&format!("no cluster running in {}", dir.display()));
+                progress(&format!("no cluster running in {}", shown_path(&dir)));
             } else {
                 progress(&format!(
                     "stopped {} and removed {} in {}",
@@ -254,7 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => {
             let dir = state_dir(&cli);
             let Some(cluster) = LocalCluster::load(&dir)? else {
-                out!("no cluster in {}", dir.display());
+                out!("no cluster in {}", shown_path(&dir));
                 return Ok(ExitCode::from(3));
             };
             Ok(if print_status(&cluster) {
@@ -268,7 +268,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(cluster) = LocalCluster::load(&dir)? else {
                 anyhow::bail!(
                     "no cluster in {}; start one with `kube-e2e-cluster up`",
-                    dir.display()
+                    shown_path(&dir)
                 );
             };
             out!("{}", cluster.kubeconfig_path().display());
