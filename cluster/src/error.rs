@@ -11,7 +11,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or directory could not be read or written.
-    #[error("access {path}")]
+    #[error("access {}", crate::report::shown_path(.path))]
     Io {
         /// The file or directory.
         path: PathBuf,

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kube_e2e_cluster::assets::{Asset, AssetCache, KUBERNETES_VERSION};
 use kube_e2e_cluster::images;
 use kube_e2e_cluster::process::ProcessState;
-use kube_e2e_cluster::report::format_duration;
+use kube_e2e_cluster::report::{format_duration, shown_path};
 use kube_e2e_cluster::{ClusterOptions, LocalCluster, NodeMode, UpOutcome, default_state_dir};
 
 /// `println!` that ignores a closed stdout (`kube-e2e-cluster status | head`) instead of
@@ -49,11 +49,18 @@ struct UpArgs {
     /// The kind of nodes.
     #[arg(long, value_enum, default_value = "simulated")]
     nodes: Nodes,
-    /// How many simulated nodes (default: 2 with simulated nodes, 0 beside a real node).
-    #[arg(long)]
+    /// How many simulated nodes, at most 1000 (default: 2 with simulated nodes, 0 beside a
+    /// real node).
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=1000))]
     simulated_nodes: Option<u32>,
-    /// Seconds to wait for the cluster to become ready.
-    #[arg(long, default_value_t = 180)]
+    /// Seconds to wait for the cluster to become ready (1 to 86400: a deadline past a day is a
+    /// typo, and one past the clock's range would end the process).
+    #[arg(
+        long,
+        default_value_t = 180,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
     timeout: u64,
 }
 
@@ -91,7 +98,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -103,6 +113,58 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints clap's message, with each word of it longer than 200 characters cut (clap repeats a
+/// pasted value whole), and naming the environment variable the bad value came from when the
+/// flag was not given.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let mut text = e.render().to_string();
+    let blamed = blamed_variable(e);
+    if let Some(var) = &blamed {
+        text = format!(
+            "error: environment variable `{var}`: {}",
+            text.trim_start_matches("error: ")
+        );
+    }
+    if blamed.is_none() && text.split(' ').all(|w| w.chars().count() <= 200) {
+        let _ = e.print();
+    } else {
+        let cut: Vec<String> = text
+            .split(' ')
+            .map(|w| match w.chars().count() {
+                n if n > 200 => format!(
+                    "{}…({n} characters)",
+                    w.chars().take(200).collect::<String>()
+                ),
+                _ => w.to_string(),
+            })
+            .collect();
+        eprint!("{}", cut.join(" "));
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+/// The environment variable of the flag `e` is about, when that variable is set and the flag
+/// is not on the command line.
+fn blamed_variable(e: &clap::Error) -> Option<String> {
+    use clap::CommandFactory as _;
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(shown)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = shown.trim_start_matches("--").split([' ', '=']).next()?;
+    let flag = format!("--{long}");
+    let given = std::env::args()
+        .skip(1)
+        .any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    let var = Cli::command()
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?
+        .get_env()?
+        .to_string_lossy()
+        .into_owned();
+    (!given && std::env::var_os(&var).is_some()).then_some(var)
 }
 
 fn options(cli: &Cli, up: &UpArgs) -> ClusterOptions {
@@ -148,7 +210,7 @@ async fn up(options: &ClusterOptions) -> anyhow::Result<(LocalCluster, bool)> {
         up = LocalCluster::up(options, &mut report) => up.with_context(|| {
             format!(
                 "failed to start the cluster in {}",
-                options.state_dir.display()
+                shown_path(&options.state_dir)
             )
         })?,
         _ = interrupts.recv() => anyhow::bail!(
@@ -190,9 +252,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let dir = state_dir(&cli);
             let started = Instant::now();
             let stopped = LocalCluster::down(&dir)
-                .with_context(|| format!("failed to stop the cluster in {}", dir.display()))?;
+                .with_context(|| format!("failed to stop the cluster in {}", shown_path(&dir)))?;
             if stopped.is_empty() {
-                progress(&format!("no cluster running in {}", dir.display()));
+                progress(&format!("no cluster running in {}", shown_path(&dir)));
             } else {
                 progress(&format!(
                     "stopped {} and removed {} in {}",
@@ -206,7 +268,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => {
             let dir = state_dir(&cli);
             let Some(cluster) = LocalCluster::load(&dir)? else {
-                out!("no cluster in {}", dir.display());
+                out!("no cluster in {}", shown_path(&dir));
                 return Ok(ExitCode::from(3));
             };
             Ok(if print_status(&cluster) {
@@ -220,7 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(cluster) = LocalCluster::load(&dir)? else {
                 anyhow::bail!(
                     "no cluster in {}; start one with `kube-e2e-cluster up`",
-                    dir.display()
+                    shown_path(&dir)
                 );
             };
             out!("{}", cluster.kubeconfig_path().display());

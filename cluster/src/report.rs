@@ -15,6 +15,18 @@ pub fn tail_of_file(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// `path` for a message, cut to 200 characters with its length said: a pasted blob given as a
+/// path must not flood the terminal.
+pub fn shown_path(path: &Path) -> String {
+    let text = path.display().to_string();
+    let count = text.chars().count();
+    if count <= 200 {
+        return text;
+    }
+    let head: String = text.chars().take(200).collect();
+    format!("{head}…({count} characters)")
+}
+
 /// `1m 23.4s` or `4.2s`.
 pub fn format_duration(d: Duration) -> String {
     let secs = d.as_secs_f64();

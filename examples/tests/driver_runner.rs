@@ -10,60 +10,12 @@
 //!
 //! The whole matrix through the binary is a documented command (docs/storage.md).
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::Command;
+use support::{executable, workspace};
 
 const DRIVER_FILE: &str = "testing-manifests/storage-csi/external/hostpath.yaml";
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-fn target_dir() -> PathBuf {
-    // tests run from target/<profile>/deps/<name>-<hash>
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.ancestors().nth(3).expect("target dir").to_path_buf()
-}
-
-/// The executables of the binary and of the `external-driver` target, built as the test
-/// command builds them (so nothing is rebuilt when it already ran).
-fn executables() -> (PathBuf, PathBuf) {
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .env("CARGO_TARGET_DIR", target_dir())
-        .args(["test", "--workspace", "--no-run", "--message-format=json"])
-        .current_dir(workspace())
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "building the workspace's tests: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut binary = None;
-    let mut example = None;
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let name = msg["target"]["name"].as_str().unwrap_or_default();
-        let Some(exe) = msg["executable"].as_str() else {
-            continue;
-        };
-        // `cargo test` also builds each binary as a test harness; the binary itself is the
-        // artifact that is not one.
-        let harness = msg["profile"]["test"].as_bool().unwrap_or(true);
-        match name {
-            "kube-e2e-storage" if !harness => binary = Some(PathBuf::from(exe)),
-            "external-driver" => example = Some(PathBuf::from(exe)),
-            _ => {}
-        }
-    }
-    (
-        binary.expect("the kube-e2e-storage binary is built by the test command"),
-        example.expect("the external-driver target is built by the test command"),
-    )
-}
 
 fn spec_names(output: &[u8]) -> Vec<String> {
     let mut names: Vec<String> = String::from_utf8_lossy(output)
@@ -79,7 +31,8 @@ fn spec_names(output: &[u8]) -> Vec<String> {
 
 #[test]
 fn the_binary_runs_a_driver_file_as_upstreams_e2e_test_would() {
-    let (binary, example) = executables();
+    let binary = executable("bin", "kube-e2e-storage");
+    let example = executable("test", "external-driver");
 
     // Same registrations as the example target for the same file.
     let ours = Command::new(&binary)

@@ -93,10 +93,12 @@ impl ImageMap {
     ///
     /// [`ImageError`] naming the file (and line for YAML errors).
     pub fn load(path: &Path) -> Result<Self, ImageError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ImageError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // Only a regular file: a FIFO would block the run forever.
+        let text =
+            crate::config::param::read_regular_file(path).map_err(|source| ImageError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         ImageMap::parse(&text).map_err(|message| ImageError::Parse {
             path: path.to_path_buf(),
             message,

@@ -73,7 +73,10 @@ impl Request {
             };
             if let Some(v) = value(FLAG)? {
                 let n: usize = v.parse().ok().filter(|n| *n >= 1).with_context(|| {
-                    format!("`{FLAG}` expects a count of at least 1, found `{v}`")
+                    format!(
+                        "`{FLAG}` expects a count of at least 1, found {}",
+                        crate::config::param::quote(&v)
+                    )
                 })?;
                 shards = Some(n);
             } else if let Some(v) = value("--report-dir")? {

@@ -661,7 +661,7 @@ fn an_unwritable_report_dir_fails_before_any_spec() {
     let all = text(&out);
     assert!(
         all.contains(&format!(
-            "error: --report-dir {}: Not a directory",
+            "error: --report-dir `{}`: Not a directory",
             bad.display()
         )),
         "{all}"

@@ -72,16 +72,38 @@ pub fn translate(args: Vec<OsString>) -> Vec<OsString> {
         if IGNORED.contains(&name) {
             continue;
         }
+        // After `--flag` (not a boolean one this translation wrote) comes its value.
+        let awaits_value = out.last().and_then(|a| a.to_str()).is_some_and(|prev| {
+            prev.len() > 2
+                && prev.starts_with("--")
+                && !prev.contains('=')
+                && !RENAMES
+                    .iter()
+                    .any(|(_, to, takes)| !takes && prev[2..] == **to)
+        });
         match RENAMES.iter().find(|(from, _, _)| *from == name) {
             Some((_, to, true)) => out.push(match value {
                 Some(v) => format!("--{to}={v}").into(),
                 None => format!("--{to}").into(),
             }),
-            // Go's boolean flags take `-flag`, `-flag=true` or `-flag=false`.
+            // Go's boolean flags take `-flag` or `-flag=VALUE` with what `strconv.ParseBool`
+            // reads; any other value is an error there, and is given on to be one here too.
             Some((_, to, false)) => match value {
-                None | Some("true") | Some("1") => out.push(format!("--{to}").into()),
-                Some(_) => {}
+                None | Some("1" | "t" | "T" | "true" | "TRUE" | "True") => {
+                    out.push(format!("--{to}").into())
+                }
+                Some("0" | "f" | "F" | "false" | "FALSE" | "False") => {}
+                Some(v) => out.push(format!("--{to}={v}").into()),
             },
+            // Another Go-style flag (`-flake-attempts=2`): given on with two dashes, so that
+            // the error names it instead of its first letter as a short flag.
+            None if !text.starts_with("--")
+                && !awaits_value
+                && name.len() > 1
+                && name.starts_with(|c: char| c.is_ascii_alphabetic()) =>
+            {
+                out.push(format!("-{text}").into())
+            }
             None => out.push(arg),
         }
     }
@@ -149,6 +171,43 @@ mod tests {
                 "!Slow",
                 "--",
                 "-repo-root"
+            ]
+        );
+    }
+
+    #[test]
+    fn go_boolean_spellings_are_read_and_other_values_are_left_to_be_refused() {
+        assert_eq!(
+            t(&[
+                "e2e",
+                "-ginkgo.v=T",
+                "-ginkgo.dry-run=0",
+                "-ginkgo.fail-fast=maybe"
+            ]),
+            ["e2e", "--verbose", "--fail-fast=maybe"]
+        );
+    }
+
+    #[test]
+    fn other_go_style_flags_get_two_dashes_unless_they_may_be_a_value() {
+        assert_eq!(
+            t(&[
+                "e2e",
+                "-ginkgo.flake-attempts=2",
+                "-ginkgo.v",
+                "-nope",
+                "-v",
+                "--focus",
+                "-x-y"
+            ]),
+            [
+                "e2e",
+                "--ginkgo.flake-attempts=2",
+                "--verbose",
+                "--nope",
+                "-v",
+                "--focus",
+                "-x-y"
             ]
         );
     }

@@ -214,7 +214,10 @@ impl TestFiles {
     /// embedded sources disagree about the file, or a read error.
     pub fn read(&self, path: &str) -> Result<(Vec<u8>, String), TestFileError> {
         for candidate in self.candidates(path) {
-            match std::fs::read(&candidate) {
+            // Only a regular file: reading a FIFO would block the run forever.
+            let read = crate::config::param::ensure_regular_file(&candidate)
+                .and_then(|()| std::fs::read(&candidate));
+            match read {
                 Ok(bytes) => return Ok((bytes, candidate.display().to_string())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => {

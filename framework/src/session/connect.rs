@@ -187,18 +187,21 @@ impl Settings {
         let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
         // `KUBECONFIG=""` means unset; only blanks is a mistake, not a request for the local
         // cluster.
-        if let Ok(v) = std::env::var("KUBECONFIG")
-            && !v.is_empty()
-            && v.trim().is_empty()
+        // Read as bytes: a path that is not UTF-8 is still a kubeconfig given, never a
+        // reason to fall back to the local cluster.
+        let env_kubeconfig = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
+        if let Some(v) = &env_kubeconfig
+            && v.to_str().is_some_and(|v| v.trim().is_empty())
         {
             return Err(FrameworkError::Setting {
                 key: "KUBECONFIG",
-                value: v,
+                value: v.to_string_lossy().into_owned(),
                 expected: "a kubeconfig path (or unset it to use the local cluster)",
             });
         }
         let kubeconfig = nonempty(params.string("framework.kubeconfig"))
-            .or_else(|| nonempty(std::env::var("KUBECONFIG").ok()))
+            .map(std::ffi::OsString::from)
+            .or(env_kubeconfig)
             .map(|s| {
                 // KUBECONFIG may list several files; the first is the one we read.
                 std::env::split_paths(&s).next().unwrap_or_default()

@@ -226,7 +226,7 @@ impl Connection {
     #[tracing::instrument(level = "info", skip_all, fields(path = %path.display()))]
     async fn load_kubeconfig(&self, path: &std::path::Path) -> Result<kube::Config, ProviderError> {
         let err = |source: Box<dyn std::error::Error + Send + Sync>| ProviderError::Kubeconfig {
-            path: path.display().to_string(),
+            path: crate::config::param::shorten(&path.display().to_string()).into_owned(),
             source,
         };
         // Only a regular file: a FIFO given as kubeconfig would block the run forever.

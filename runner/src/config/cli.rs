@@ -2,7 +2,7 @@
 //! unchanged) plus the framework's own, each also settable through a `KUBE_E2E_*` environment
 //! variable (nextest passes only libtest flags) or a `runner.<flag>` key in the config file.
 
-use crate::config::param::parse_duration;
+use crate::config::param::{parse_duration, quote};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -54,10 +54,10 @@ pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 fn bounded(s: &str, min: Duration) -> Result<Duration, String> {
     let d = parse_duration(s)?;
     if d < min {
-        return Err(format!("must be at least {min:?}, found `{s}`"));
+        return Err(format!("must be at least {min:?}, found {}", quote(s)));
     }
     if d > MAX_DURATION {
-        return Err(format!("must be at most 365 days, found `{s}`"));
+        return Err(format!("must be at most 365 days, found {}", quote(s)));
     }
     Ok(d)
 }
@@ -78,7 +78,12 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
-    let bad = || format!("expected `I/N` with 1 <= I <= N, such as `2/4`, found `{s}`");
+    let bad = || {
+        format!(
+            "expected `I/N` with 1 <= I <= N, such as `2/4`, found {}",
+            quote(s)
+        )
+    };
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let (index, total) = (
         i.trim().parse().map_err(|_| bad())?,
@@ -107,13 +112,13 @@ pub struct RunFlags {
     #[arg(long, env = "KUBE_E2E_ALLOW_EMPTY")]
     pub allow_empty: bool,
     /// Default time a spec's setup and body may take.
-    #[arg(long, env = "KUBE_E2E_SPEC_TIMEOUT", default_value = "15m", value_parser = parse_timeout)]
+    #[arg(long, env = "KUBE_E2E_SPEC_TIMEOUT", default_value = "15m", value_parser = parse_timeout, allow_hyphen_values = true)]
     pub spec_timeout: Duration,
     /// Time cleanup gets after a timeout or interrupt (and at least, otherwise).
-    #[arg(long, env = "KUBE_E2E_GRACE_PERIOD", default_value = "30s", value_parser = parse_grace)]
+    #[arg(long, env = "KUBE_E2E_GRACE_PERIOD", default_value = "30s", value_parser = parse_grace, allow_hyphen_values = true)]
     pub grace_period: Duration,
     /// Time the whole run may take; then running specs are cancelled and cleaned up.
-    #[arg(long, env = "KUBE_E2E_SUITE_TIMEOUT", default_value = "1h", value_parser = parse_timeout)]
+    #[arg(long, env = "KUBE_E2E_SUITE_TIMEOUT", default_value = "1h", value_parser = parse_timeout, allow_hyphen_values = true)]
     pub suite_timeout: Duration,
     /// Attempts per failing spec; a spec that passes on a retry is reported flaky.
     #[arg(
@@ -145,7 +150,7 @@ pub struct RunFlags {
     #[arg(long, env = "KUBE_E2E_SHARD", value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
     /// Print what a spec is doing once it has run this long, and again every such interval.
-    #[arg(long, env = "KUBE_E2E_PROGRESS_AFTER", default_value = "1m", value_parser = parse_interval)]
+    #[arg(long, env = "KUBE_E2E_PROGRESS_AFTER", default_value = "1m", value_parser = parse_interval, allow_hyphen_values = true)]
     pub progress_after: Duration,
     /// Write `junit_01.xml`, `e2e.log`, `report.json` and `report.html` (the run as one
     /// self-contained page with a timeline) into DIR.
@@ -192,6 +197,17 @@ mod tests {
             let e = Cli::try_parse_from(["suite", flag, "10000000000000000000s"]).unwrap_err();
             assert!(e.to_string().contains("at most 365 days"), "{flag}: {e}");
         }
+    }
+
+    #[test]
+    fn a_negative_duration_is_a_bad_value_of_its_flag() {
+        let e = Cli::try_parse_from(["suite", "--spec-timeout", "-5s"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'--spec-timeout <SPEC_TIMEOUT>'") && e.contains("found `-5s`"),
+            "{e}"
+        );
     }
 
     #[test]

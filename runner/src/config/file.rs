@@ -8,7 +8,9 @@
 //! keys and wrongly typed values are errors naming the file, line and key, with a suggestion.
 
 use crate::config::cli::Cli;
-use crate::config::param::{ParamDef, ParamKind, ParamValue, Params, suggest};
+use crate::config::param::{
+    ParamDef, ParamKind, ParamValue, Params, QUOTE_LIMIT, quote, shorten, suggest,
+};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -23,7 +25,7 @@ pub enum ConfigError {
     #[error(transparent)]
     Cli(#[from] clap::Error),
     /// The config file could not be read.
-    #[error("failed to read config file `{path}`")]
+    #[error("failed to read config file {}", quote(&.path.display().to_string()))]
     Read {
         /// The file.
         path: PathBuf,
@@ -32,15 +34,34 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The config file is not valid YAML.
-    #[error("config file `{path}` is not valid YAML: {message}")]
+    #[error(
+        "config file {} is not valid YAML: {message}",
+        quote(&.path.display().to_string())
+    )]
     Yaml {
         /// The file.
         path: PathBuf,
         /// The parser's message, with the location.
         message: String,
     },
+    /// An argument or a flag's environment variable is not UTF-8 (clap would not say which).
+    #[error("{what} is not valid UTF-8: {}", quote(.shown))]
+    NotUtf8 {
+        /// The argument or variable, e.g. "the value of `--focus`".
+        what: String,
+        /// The text with the invalid bytes replaced.
+        shown: String,
+    },
+    /// A flag's environment variable has a bad value (clap names only the flag).
+    #[error("environment variable `{var}`: {message}")]
+    Environment {
+        /// The variable.
+        var: String,
+        /// clap's message.
+        message: String,
+    },
     /// A key is not a known parameter or `runner.<flag>`.
-    #[error("unknown key `{key}` in {path}:{line}{hint}")]
+    #[error("unknown key {} in {path}:{line}{hint}", quote(.key))]
     UnknownKey {
         /// The dotted key.
         key: String,
@@ -52,7 +73,7 @@ pub enum ConfigError {
         hint: String,
     },
     /// A value has the wrong type.
-    #[error("wrong value for `{key}` in {path}:{line}: {message}")]
+    #[error("wrong value for {} in {path}:{line}: {message}", quote(.key))]
     WrongType {
         /// The dotted key.
         key: String,
@@ -183,7 +204,8 @@ pub(crate) fn read_entries(text: &str, path: &Path) -> Result<Vec<Entry>, Config
     }
     let root: Spanned<Yaml> = serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml {
         path: path.into(),
-        message: e.to_string(),
+        // The parser quotes a value it cannot read whole, however long.
+        message: crate::config::param::shorten_words(&e.to_string()),
     })?;
     if matches!(&root.value, Yaml::Scalar(_) | Yaml::Seq(_)) {
         return Err(ConfigError::WrongType {
@@ -312,7 +334,8 @@ fn file_args(
                 "false" => {}
                 other => {
                     return Err(wrong(format!(
-                        "expected `true` or `false`, found `{other}`"
+                        "expected `true` or `false`, found {}",
+                        quote(other)
                     )));
                 }
             }
@@ -332,9 +355,96 @@ fn file_args(
 }
 
 fn clap_message(err: &clap::Error) -> String {
-    let text = err.to_string();
+    let text = cut_clap_error(err).unwrap_or_else(|| err.to_string());
     let first = text.lines().next().unwrap_or_default();
     first.trim_start_matches("error: ").to_string()
+}
+
+/// clap's message for `err` with every value in it longer than [`QUOTE_LIMIT`] characters cut
+/// (clap repeats a pasted blob whole, even twice); `None` when nothing needs cutting.
+pub(crate) fn cut_clap_error(err: &clap::Error) -> Option<String> {
+    use clap::error::ContextValue;
+    let long: Vec<&str> = err
+        .context()
+        .flat_map(|(_, value)| match value {
+            ContextValue::String(s) => vec![s.as_str()],
+            ContextValue::Strings(v) => v.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        })
+        .filter(|s| s.chars().count() > QUOTE_LIMIT)
+        .collect();
+    if long.is_empty() {
+        return None;
+    }
+    let mut text = err.to_string();
+    for value in long {
+        text = text.replace(value, &shorten(value));
+    }
+    Some(text)
+}
+
+/// clap's error, or — when the flag it names was not on the command line but its environment
+/// variable is set — the same message naming the variable, which is where the value came from.
+fn blame_environment(err: clap::Error, cmd: &clap::Command, argv: &[OsString]) -> ConfigError {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(shown)) = err.get(ContextKind::InvalidArg) else {
+        return err.into();
+    };
+    let long = shown
+        .trim_start_matches("--")
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default();
+    let flag = format!("--{long}");
+    let given = argv.iter().skip(1).any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    });
+    let var = cmd
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+        .filter(|var| std::env::var_os(var).is_some());
+    match var {
+        Some(var) if !given => ConfigError::Environment {
+            var: var.to_string_lossy().into_owned(),
+            message: clap_message(&err),
+        },
+        _ => err.into(),
+    }
+}
+
+/// The first argument, or environment variable of a flag, that is not UTF-8, named: clap only
+/// says that one is.
+fn find_non_utf8(args: &[OsString], cmd: &clap::Command) -> Option<ConfigError> {
+    for (i, arg) in args.iter().enumerate().skip(1) {
+        if arg.to_str().is_some() {
+            continue;
+        }
+        let shown = arg.to_string_lossy().into_owned();
+        let takes_value = |flag: &&str| {
+            flag.strip_prefix("--")
+                .and_then(|long| cmd.get_arguments().find(|a| a.get_long() == Some(long)))
+                .is_some_and(|a| a.get_action().takes_values())
+        };
+        let previous = args[i - 1].to_str().filter(takes_value);
+        let what = match (shown.split_once('='), previous) {
+            (Some((flag, _)), _) if flag.starts_with('-') => format!("the value of `{flag}`"),
+            _ if shown.starts_with('-') => "a flag".to_string(),
+            (_, Some(flag)) => format!("the value of `{flag}`"),
+            _ => format!("argument {i}"),
+        };
+        return Some(ConfigError::NotUtf8 { what, shown });
+    }
+    cmd.get_arguments()
+        .filter_map(|a| a.get_env())
+        .find_map(|env| {
+            let value = std::env::var_os(env)?;
+            value.to_str().is_none().then(|| ConfigError::NotUtf8 {
+                what: format!("environment variable `{}`", env.to_string_lossy()),
+                shown: value.to_string_lossy().into_owned(),
+            })
+        })
 }
 
 fn runner_args(cmd: &clap::Command) -> impl Iterator<Item = &Arg> {
@@ -382,6 +492,9 @@ pub fn parse(
     if argv.is_empty() {
         argv.push("suite".into());
     }
+    if let Some(e) = find_non_utf8(&argv, &cmd) {
+        return Err(e);
+    }
     if let Some(path) = config_path(&argv) {
         let text =
             crate::config::param::read_regular_file(&path).map_err(|source| ConfigError::Read {
@@ -391,7 +504,9 @@ pub fn parse(
         let extra = file_args(read_entries(&text, &path)?, &path, &cmd, defs)?;
         argv.splice(1..1, extra);
     }
-    let matches = cmd.try_get_matches_from(argv)?;
+    let matches = cmd
+        .try_get_matches_from_mut(argv.clone())
+        .map_err(|e| blame_environment(e, &cmd, &argv))?;
     let cli = Cli::from_arg_matches(&matches)?;
     let mut values = Vec::new();
     for def in defs {

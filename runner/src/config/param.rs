@@ -49,20 +49,20 @@ impl ParamKind {
             ParamKind::Bool => match t {
                 "true" => Ok(ParamValue::Bool(true)),
                 "false" => Ok(ParamValue::Bool(false)),
-                _ => Err(format!("expected `true` or `false`, found `{t}`")),
+                _ => Err(format!("expected `true` or `false`, found {}", quote(t))),
             },
             ParamKind::Int => t
                 .parse()
                 .map(ParamValue::Int)
-                .map_err(|_| format!("expected an integer, found `{t}`")),
+                .map_err(|_| format!("expected an integer, found {}", quote(t))),
             ParamKind::Float => t
                 .parse()
                 .map(ParamValue::Float)
-                .map_err(|_| format!("expected a number, found `{t}`")),
+                .map_err(|_| format!("expected a number, found {}", quote(t))),
             ParamKind::String => Ok(ParamValue::String(text.to_string())),
             ParamKind::Duration => match parse_duration(t)? {
                 d if d > crate::config::cli::MAX_DURATION => {
-                    Err(format!("must be at most 365 days, found `{t}`"))
+                    Err(format!("must be at most 365 days, found {}", quote(t)))
                 }
                 d => Ok(ParamValue::Duration(d)),
             },
@@ -211,14 +211,33 @@ impl Params {
 /// `text` in backquotes for a message, cut to 200 characters (a pasted blob must not flood the
 /// terminal).
 pub fn quote(text: &str) -> String {
-    const LIMIT: usize = 200;
     let count = text.chars().count();
-    if count <= LIMIT {
+    if count <= QUOTE_LIMIT {
         format!("`{text}`")
     } else {
-        let head: String = text.chars().take(LIMIT).collect();
+        let head: String = text.chars().take(QUOTE_LIMIT).collect();
         format!("`{head}…` ({count} characters)")
     }
+}
+
+/// How many characters of a value a message shows.
+pub const QUOTE_LIMIT: usize = 200;
+
+/// `text` cut to [`QUOTE_LIMIT`] characters with its length said, or `text` itself when it is
+/// short enough; for messages that quote values their own way (clap's).
+pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= QUOTE_LIMIT {
+        return text.into();
+    }
+    let head: String = text.chars().take(QUOTE_LIMIT).collect();
+    format!("{head}…({count} characters)").into()
+}
+
+/// `text` with each space-separated word longer than [`QUOTE_LIMIT`] characters cut by
+/// [`shorten`]: for a parser's message that repeats a pasted value whole.
+pub fn shorten_words(text: &str) -> String {
+    text.split(' ').map(shorten).collect::<Vec<_>>().join(" ")
 }
 
 /// Checks that `path` is a regular file (after symlinks): a FIFO would block a reader forever
@@ -228,10 +247,16 @@ pub fn quote(text: &str) -> String {
 ///
 /// The I/O error, or [`std::io::ErrorKind::InvalidInput`] saying what the path is instead.
 pub fn ensure_regular_file(path: &std::path::Path) -> std::io::Result<()> {
+    regular_file_len(path).map(drop)
+}
+
+/// The length of `path` if it is a regular file, else the error [`ensure_regular_file`] names.
+fn regular_file_len(path: &std::path::Path) -> std::io::Result<u64> {
     use std::os::unix::fs::FileTypeExt as _;
-    let ft = std::fs::metadata(path)?.file_type();
+    let meta = std::fs::metadata(path)?;
+    let ft = meta.file_type();
     if ft.is_file() {
-        return Ok(());
+        return Ok(meta.len());
     }
     let kind = if ft.is_dir() {
         "a directory"
@@ -250,13 +275,25 @@ pub fn ensure_regular_file(path: &std::path::Path) -> std::io::Result<()> {
     ))
 }
 
-/// Reads `path` as UTF-8 text only if it is a regular file ([`ensure_regular_file`]).
+/// The largest file [`read_regular_file`] reads. Settings files (config, driver files) are a
+/// few kilobytes; a blob of many megabytes would be parsed for seconds only to be refused.
+pub const MAX_SETTINGS_FILE: u64 = 4 << 20;
+
+/// Reads `path` as UTF-8 text only if it is a regular file ([`ensure_regular_file`]) of at most
+/// [`MAX_SETTINGS_FILE`] bytes.
 ///
 /// # Errors
 ///
-/// As [`ensure_regular_file`], or the read failing.
+/// As [`ensure_regular_file`], [`std::io::ErrorKind::FileTooLarge`] for a larger file, or the
+/// read failing.
 pub fn read_regular_file(path: &std::path::Path) -> std::io::Result<String> {
-    ensure_regular_file(path)?;
+    let len = regular_file_len(path)?;
+    if len > MAX_SETTINGS_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("too large: {len} bytes, more than the 4 MiB a settings file may have"),
+        ));
+    }
     std::fs::read_to_string(path)
 }
 
@@ -266,7 +303,12 @@ pub fn read_regular_file(path: &std::path::Path) -> std::io::Result<String> {
 ///
 /// Says what a duration looks like when the text is not one.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("expected a duration such as `30s`, `5m` or `1h30m`, found `{text}`");
+    let bad = || {
+        format!(
+            "expected a duration such as `30s`, `5m` or `1h30m`, found {}",
+            quote(text)
+        )
+    };
     let t = text.trim();
     if t.is_empty() {
         return Err(bad());
@@ -315,10 +357,15 @@ fn distance(a: &str, b: &str) -> usize {
 
 /// The known name closest to `name`, if it is close enough to be a likely typo.
 pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(2);
+    let count = name.chars().count();
+    let limit = (count / 3).max(2);
+    let name = name.to_lowercase();
     known
         .into_iter()
-        .map(|k| (distance(&name.to_lowercase(), &k.to_lowercase()), k))
+        // The length difference is a lower bound of the distance: a pasted blob is compared
+        // with nothing.
+        .filter(|k| k.chars().count().abs_diff(count) <= limit)
+        .map(|k| (distance(&name, &k.to_lowercase()), k))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
@@ -350,6 +397,23 @@ mod tests {
         let file = dir.path().join("f");
         std::fs::write(&file, "x: 1").unwrap();
         assert_eq!(read_regular_file(&file).unwrap(), "x: 1");
+        let big = dir.path().join("big");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_SETTINGS_FILE + 1)
+            .unwrap();
+        let e = read_regular_file(&big).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::FileTooLarge);
+        assert!(e.to_string().contains("4194305 bytes"), "{e}");
+    }
+
+    #[test]
+    fn long_words_of_a_message_are_cut() {
+        let text = format!("line 1: non-finite float `{}` here", "9".repeat(3000));
+        let cut = shorten_words(&text);
+        assert!(cut.starts_with("line 1: non-finite float `999"), "{cut}");
+        assert!(cut.ends_with("…(3002 characters) here"), "{cut}");
+        assert_eq!(shorten_words("short words stay"), "short words stay");
     }
 
     #[test]

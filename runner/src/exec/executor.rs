@@ -193,6 +193,9 @@ pub async fn execute(
 /// Runs `units`, at most `limit` at once. Each unit runs on a lane, the lowest one free, so
 /// the specs of one lane never overlap (the report's timeline draws one row per lane).
 async fn run_phase(sh: &Arc<Shared>, units: Vec<Unit>, limit: usize) {
+    // More lanes than units would never be used; `--test-threads 99999999999` must not
+    // allocate them.
+    let limit = limit.min(units.len()).max(1);
     let mut set = JoinSet::new();
     // Free lanes, highest first, so that `pop` takes the lowest.
     let mut free: Vec<usize> = (0..limit).rev().collect();

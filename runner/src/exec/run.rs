@@ -173,7 +173,12 @@ pub fn run_with(args: Vec<OsString>, extensions: Vec<Arc<dyn RunExtension>>) -> 
 fn config_error(e: ConfigError) -> i32 {
     match e {
         ConfigError::Cli(e) => {
-            let _ = e.print();
+            match file::cut_clap_error(&e) {
+                Some(text) => eprint!("{text}"),
+                None => {
+                    let _ = e.print();
+                }
+            }
             if e.use_stderr() {
                 EXIT_CONFIG_ERROR
             } else {
@@ -266,7 +271,12 @@ impl Runner {
             }
             Err(e) => {
                 eprintln!("error: failed to hand the results to Sonobuoy: {e}");
-                EXIT_FAILED
+                // A configuration error found first (a bad results directory) keeps its code.
+                if code == EXIT_SUCCESS {
+                    EXIT_FAILED
+                } else {
+                    code
+                }
             }
         }
     }
@@ -277,7 +287,10 @@ impl Runner {
             && !self.cli.libtest.list
             && let Err(e) = crate::report::dir::probe(dir)
         {
-            eprintln!("error: --report-dir {}: {e}", dir.display());
+            eprintln!(
+                "error: --report-dir {}: {e}",
+                crate::config::param::quote(&dir.display().to_string())
+            );
             return EXIT_CONFIG_ERROR;
         }
         let set = match registry.build() {

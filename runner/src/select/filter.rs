@@ -19,7 +19,10 @@ use std::collections::BTreeSet;
 
 /// A label filter expression could not be parsed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid label filter `{expr}`: {message} (at column {column})")]
+#[error(
+    "invalid label filter {}: {message} (at column {column})",
+    crate::config::param::quote(.expr)
+)]
 pub struct FilterError {
     /// The whole expression.
     pub expr: String,

@@ -12,6 +12,7 @@
 //! generator seeded by `--seed`, so the same seed gives the same order.
 
 use crate::config::cli::RunFlags;
+use crate::config::param::quote;
 use crate::select::filter::{FilterError, LabelFilter};
 use crate::spec::registry::SpecSet;
 use rand::SeedableRng;
@@ -23,7 +24,10 @@ use std::collections::HashMap;
 #[derive(Debug, thiserror::Error)]
 pub enum SelectionError {
     /// A `--focus` or `--skip-regex` value is not a regex.
-    #[error("invalid regex `{regex}` given to `--{flag}`: {reason}")]
+    #[error(
+        "invalid regex {} given to `--{flag}`: {reason}",
+        crate::config::param::quote(.regex)
+    )]
     BadRegex {
         /// `focus` or `skip-regex`.
         flag: &'static str,
@@ -170,18 +174,18 @@ pub fn select(set: &SpecSet, flags: &RunFlags) -> Result<Selection, SelectionErr
     }
     if units.is_empty() && (any_filter || flags.shard.is_some()) && !flags.allow_empty {
         let mut given = Vec::new();
-        given.extend(flags.focus.iter().map(|f| format!("--focus {f:?}")));
+        given.extend(flags.focus.iter().map(|f| format!("--focus {}", quote(f))));
         given.extend(
             flags
                 .skip_regex
                 .iter()
-                .map(|f| format!("--skip-regex {f:?}")),
+                .map(|f| format!("--skip-regex {}", quote(f))),
         );
         given.extend(
             flags
                 .label_filter
                 .iter()
-                .map(|f| format!("--label-filter {f:?}")),
+                .map(|f| format!("--label-filter {}", quote(f))),
         );
         given.extend(flags.mode.iter().map(|m| format!("--mode {m}")));
         given.extend(
@@ -190,6 +194,13 @@ pub fn select(set: &SpecSet, flags: &RunFlags) -> Result<Selection, SelectionErr
                 .iter()
                 .map(|s| format!("--shard {}/{}", s.index, s.total)),
         );
+        // Thousands of `--focus` values (a generated config file) are not all repeated.
+        const SHOWN: usize = 5;
+        let more = given.len().saturating_sub(SHOWN);
+        given.truncate(SHOWN);
+        if more > 0 {
+            given.push(format!("(and {more} more filters)"));
+        }
         return Err(SelectionError::Empty {
             filters: given.join(" "),
             total: set.specs.len(),
@@ -378,7 +389,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("--focus \"nothing matches\" selected none of the 27 registered specs"),
+            err.contains("--focus `nothing matches` selected none of the 27 registered specs"),
             "{err}"
         );
         assert!(

@@ -742,6 +742,15 @@ impl Reader {
             .get("Name")
             .map(|n| (n.pos, self.string(n, "DriverInfo.Name")))
         {
+            // A CSI driver's name has at most 63 characters; a longer one would be in every
+            // spec name and class name of the run.
+            Some((pos, Some(name))) if name.chars().count() > 63 => self.error(
+                pos,
+                format!(
+                    "`DriverInfo.Name` has at most 63 characters (a CSI driver name), found {}",
+                    quote(&name)
+                ),
+            ),
             Some((_, Some(name))) if !name.trim().is_empty() => info.name = name,
             // Already said why (a placeholder, a list, …).
             Some(_) if self.diagnostics.len() > reported => {}

@@ -90,7 +90,7 @@ impl fmt::Display for UnknownKeys {
 pub enum ExternalDriverError {
     /// The file cannot be read (or is not a regular file: a FIFO or a device would block or
     /// never end).
-    #[error("failed to read driver file {file}: {source}")]
+    #[error("failed to read driver file {}: {source}", kube_e2e::config::param::quote(.file))]
     Read {
         /// The file.
         file: String,

@@ -217,7 +217,11 @@ fn check_class_files(
                             None => "not found among the embedded test files; set --framework.repo-root to the directory the path is relative to".to_string(),
                         }
                     }
-                    other => other.to_string(),
+                    // With its cause: "a FIFO", "a directory".
+                    other => match std::error::Error::source(&other) {
+                        Some(cause) => format!("{other}: {cause}"),
+                        None => other.to_string(),
+                    },
                 }),
             }
         };

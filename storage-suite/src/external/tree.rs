@@ -258,9 +258,10 @@ pub fn parse(text: &str) -> Result<Parsed, SyntaxError> {
         if let Some(placeholder) = on_line {
             return placeholder;
         }
-        let message = UserMessageFormatter
-            .format_message(e.without_snippet())
-            .into_owned();
+        // The parser quotes a value it cannot read whole, however long.
+        let message = kube_e2e::config::param::shorten_words(
+            &UserMessageFormatter.format_message(e.without_snippet()),
+        );
         SyntaxError { pos, message }
     })?;
     Ok(Parsed {
