@@ -95,7 +95,7 @@ pub enum Error {
     #[error("reserve a free port on 127.0.0.1")]
     Port(#[source] std::io::Error),
     /// The state file of a cluster is unreadable.
-    #[error("read the cluster state {path}: {message}")]
+    #[error("read the cluster state {}: {message}", crate::report::shown_path(.path))]
     State {
         /// The state file.
         path: PathBuf,

@@ -68,7 +68,8 @@ pub(super) fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
         };
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("{} is {what}, expected a regular file", path.display()),
+            // The caller names the path (cut to a readable length); this says what is wrong.
+            format!("it is {what}, expected a regular file"),
         ));
     }
     fs::read(path)
