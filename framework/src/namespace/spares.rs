@@ -47,6 +47,25 @@ pub fn wanted(unstarted: usize, workers: usize, in_making: usize) -> usize {
     unstarted.min(workers.max(1)).saturating_sub(in_making)
 }
 
+/// A spare taken out of its queue and being waited for; dropped before the wait ends, it goes
+/// back to the front of its queue.
+struct Held<'a> {
+    spares: &'a Spares,
+    kind: Kind,
+    spare: Option<Spare>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(spare) = self.spare.take() {
+            lock(&self.spares.by_kind)
+                .entry(std::mem::take(&mut self.kind))
+                .or_default()
+                .push_front(spare);
+        }
+    }
+}
+
 impl Spares {
     /// How many namespaces of `spec`'s kind are in the making or ready.
     pub fn in_making(&self, spec: &NamespaceSpec) -> usize {
@@ -74,23 +93,31 @@ impl Spares {
     /// `Ok(None)`: there is none. `Err(name)`: one was being made but failed; `name` (if its
     /// create call was made) is the caller's to delete.
     pub async fn take(&self, spec: &NamespaceSpec) -> Result<Option<String>, Option<String>> {
-        let spare = {
-            let mut by_kind = lock(&self.by_kind);
-            match by_kind
-                .get_mut(&kind_of(spec))
-                .and_then(VecDeque::pop_front)
-            {
-                Some(s) => s,
-                None => return Ok(None),
-            }
+        let kind = kind_of(spec);
+        let Some(spare) = lock(&self.by_kind)
+            .get_mut(&kind)
+            .and_then(VecDeque::pop_front)
+        else {
+            return Ok(None);
         };
-        match spare.task.await {
+        // A spec cancelled while it waits puts the spare back, so `drain` still deletes it.
+        let mut held = Held {
+            spares: self,
+            kind,
+            spare: Some(spare),
+        };
+        let done = match held.spare.as_mut() {
+            Some(spare) => (&mut spare.task).await,
+            None => return Ok(None),
+        };
+        let name = held.spare.take().and_then(|s| lock(&s.name).clone());
+        match done {
             Ok(Ok(name)) => Ok(Some(name)),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "a namespace made ahead failed; making one now");
-                Err(lock(&spare.name).clone())
+                Err(name)
             }
-            Err(_) => Err(lock(&spare.name).clone()),
+            Err(_) => Err(name),
         }
     }
 
@@ -181,5 +208,20 @@ mod tests {
         spares.start(&s, |_| std::future::pending());
         assert_eq!(spares.drain(), vec!["pv-8".to_string()]);
         assert_eq!(spares.in_making(&s), 0);
+    }
+
+    #[tokio::test]
+    async fn a_spec_cancelled_while_waiting_for_a_spare_puts_it_back_for_drain() {
+        let spares = Spares::default();
+        let s = spec("slow", PodSecurity::Restricted);
+        spares.start(&s, |slot| {
+            *lock(&slot) = Some("slow-1".into());
+            std::future::pending()
+        });
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(20), spares.take(&s)).await;
+        assert!(waited.is_err(), "the spare never becomes ready");
+        assert_eq!(spares.in_making(&s), 1, "back in its queue");
+        assert_eq!(spares.drain(), vec!["slow-1".to_string()]);
     }
 }
