@@ -264,10 +264,37 @@ pub fn parse(text: &str) -> Result<Parsed, SyntaxError> {
         );
         SyntaxError { pos, message }
     })?;
+    let mut root = root;
+    let last_line = text.lines().count().max(1) as u64;
+    let top = Pos { line: 1, column: 1 };
+    keep_inside(&mut root, last_line, top);
     Ok(Parsed {
         root,
         ignored_document,
     })
+}
+
+/// Gives every node a place inside the file. An empty node (`? #…` at the end, a key without
+/// text) has no place of its own, and the parser puts it where the next token would start —
+/// which can be past the last line; it then takes its parent's place.
+fn keep_inside(node: &mut Node, last_line: u64, parent: Pos) {
+    if node.pos.line == 0 || node.pos.line > last_line {
+        node.pos = parent;
+    }
+    let here = node.pos;
+    match &mut node.value {
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                keep_inside(k, last_line, here);
+                let key = k.pos;
+                keep_inside(v, last_line, key);
+            }
+        }
+        Value::Seq(items) => items
+            .iter_mut()
+            .for_each(|i| keep_inside(i, last_line, here)),
+        _ => {}
+    }
 }
 
 /// The first template placeholder in `text` — `{{ … }}` (Go, Helm, Jinja), `${…}` or `$VAR`
@@ -357,6 +384,20 @@ mod tests {
             Value::Map(m) => m,
             other => panic!("expected a mapping, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_empty_key_at_the_end_of_the_file_is_placed_inside_it() {
+        let parsed = parse("? #1.5hpersistence{Namepersistence---\n").unwrap();
+        let Value::Map(entries) = &parsed.root.value else {
+            panic!("a map: {:?}", parsed.root)
+        };
+        assert!(
+            entries
+                .iter()
+                .all(|(k, v)| k.pos.line == 1 && v.pos.line == 1),
+            "{entries:?}"
+        );
     }
 
     #[test]
