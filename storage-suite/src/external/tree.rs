@@ -245,6 +245,7 @@ pub fn parse(text: &str) -> Result<Parsed, SyntaxError> {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         legacy_octal_numbers: true,
     };
+    let last_line = text.lines().count().max(1) as u64;
     let root = serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let pos = e
             .location()
@@ -253,6 +254,17 @@ pub fn parse(text: &str) -> Result<Parsed, SyntaxError> {
                 column: l.column(),
             })
             .unwrap_or_default();
+        // An error at the end of the text (`%DIRECTIVE` and nothing after it) is placed where
+        // the next line would start; it belongs at the end of the last line.
+        let pos = if pos.line > last_line {
+            let end = text.lines().last().map_or(0, |l| l.chars().count() as u64);
+            Pos {
+                line: last_line,
+                column: end + 1,
+            }
+        } else {
+            pos
+        };
         // A `{word}` on the line that failed is most likely a placeholder.
         let on_line = find_placeholder(text, |_| false).filter(|p| p.pos.line == pos.line);
         if let Some(placeholder) = on_line {
@@ -265,7 +277,6 @@ pub fn parse(text: &str) -> Result<Parsed, SyntaxError> {
         SyntaxError { pos, message }
     })?;
     let mut root = root;
-    let last_line = text.lines().count().max(1) as u64;
     let top = Pos { line: 1, column: 1 };
     keep_inside(&mut root, last_line, top);
     Ok(Parsed {
@@ -384,6 +395,12 @@ mod tests {
             Value::Map(m) => m,
             other => panic!("expected a mapping, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_syntax_error_at_the_end_of_the_file_is_placed_on_its_last_line() {
+        let e = parse("%W\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 1, column: 3 }, "{e:?}");
     }
 
     #[test]

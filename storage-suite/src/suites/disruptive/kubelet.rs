@@ -106,7 +106,7 @@ impl Kubelet {
         .await??;
         let since = if started { since } else { 0 };
         let nodes = self.nodes.clone();
-        volume::poll_until(
+        let ready = volume::poll_until(
             &format!("node {NODE_NAME} to be Ready, reported by the started kubelet"),
             NODE_READY_TIMEOUT,
             || async {
@@ -123,7 +123,24 @@ impl Kubelet {
                 Ok(())
             },
         )
-        .await
+        .await;
+        // A kubelet that never reports is diagnosed by its own log: say whether it runs and
+        // what it printed last.
+        ready.map_err(|e| {
+            let kubelet = LocalCluster::load(&self.state_dir)
+                .ok()
+                .flatten()
+                .and_then(|c| c.component("kubelet").ok().cloned());
+            match kubelet {
+                Some(k) => e.context(format!(
+                    "kubelet (started here: {started}) is {:?}; its log {} ends with:\n{}",
+                    k.state(),
+                    k.spec.log.display(),
+                    kube_e2e_cluster::report::tail_of_file(&k.spec.log, 15)
+                )),
+                None => e,
+            }
+        })
     }
 
     /// The last heartbeat (seconds since the epoch) of the node's Ready condition.
