@@ -431,7 +431,11 @@ impl Matrix {
                     pending.cell, pending.id
                 );
                 self.tally(pending.cell).leaks += 1;
-                let what = format!("leak: left behind after {}s: {left:?}", SETTLE.as_secs());
+                let states = namespace_states(&self.client, &left).await;
+                let what = format!(
+                    "leak: left behind after {}s: {left:?}; namespaces: {states}",
+                    SETTLE.as_secs()
+                );
                 self.fail(pending.cell, &pending.id, &what, &pending.tail);
             }
         }
@@ -851,4 +855,33 @@ async fn every_fault_leaves_nothing_behind() {
         matrix.failures.len(),
         matrix.failures.join("\n\n")
     );
+}
+
+/// For a leak report: each leftover namespace's phase, whether its deletion was issued, and its
+/// conditions (what the namespace controller says still holds it).
+async fn namespace_states(client: &kube::Client, names: &[String]) -> String {
+    let api = Api::<Namespace>::all(client.clone());
+    let mut out = Vec::new();
+    for name in names {
+        let text = match api.get_opt(name).await {
+            Ok(Some(ns)) => {
+                let status = ns.status.unwrap_or_default();
+                let conditions: Vec<String> = status
+                    .conditions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| format!("{}={} {}", c.type_, c.status, c.message.unwrap_or_default()))
+                    .collect();
+                format!(
+                    "{name}: phase {:?}, deletion issued: {}, conditions {conditions:?}",
+                    status.phase,
+                    ns.metadata.deletion_timestamp.is_some()
+                )
+            }
+            Ok(None) => format!("{name}: gone by now"),
+            Err(e) => format!("{name}: {e}"),
+        };
+        out.push(text);
+    }
+    out.join("; ")
 }
