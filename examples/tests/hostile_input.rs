@@ -21,7 +21,10 @@
 //!   unset: [KUBECONFIG]               # defaults removed
 //!   files:                            # created in the case's directory first
 //!     - {path: e2e.yaml, text: "runner.focs: x\n"}   # kind: file (default), fifo, dir,
-//!                                                    # symlink (with target), socket
+//!                                                    # symlink (with target), socket;
+//!                                                    # mode: 0 (permission bits)
+//!   uid: 65534                        # run as this user (the test runs as root), so that a
+//!                                     # root-owned file with mode 0 is unreadable
 //!   exit: 2
 //!   words: ["invalid label filter", "column 6"]
 //!   absent: ["Usage:"]
@@ -123,6 +126,11 @@ struct Case {
     absent: Vec<String>,
     #[serde(default)]
     max_output: Option<usize>,
+    /// Run the binary as this user id (and group id) instead of the test's own (root): how a
+    /// file the user may not read is tried. The case's directory, `HOME` and state directory
+    /// are then that user's.
+    #[serde(default)]
+    uid: Option<u32>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -152,6 +160,9 @@ struct FileSpec {
     text: Option<Value>,
     #[serde(default)]
     target: Option<String>,
+    /// Permission bits set once the file is made (for example `0` for unreadable).
+    #[serde(default)]
+    mode: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -246,6 +257,11 @@ fn make_files(case: &Case, places: &Places) -> Result<(), String> {
                 .map_err(|e| e.to_string()),
         };
         made.map_err(|e| format!("creating {}: {e}", path.display()))?;
+        if let Some(mode) = f.mode {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("chmod {mode:o} {}: {e}", path.display()))?;
+        }
     }
     Ok(())
 }
@@ -266,9 +282,15 @@ fn check(binary: Binary, case: &Case, silent: &str) -> Result<(), String> {
         kubeconfig("127.0.0.1:1"),
     )
     .map_err(|e| e.to_string())?;
+    if let Some(uid) = case.uid {
+        hand_over(&places.dir, uid)?;
+    }
     make_files(case, &places)?;
 
     let mut cmd = Command::new(binary.path());
+    if let Some(uid) = case.uid {
+        cmd.uid(uid).gid(uid);
+    }
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", places.dir.join("home"))
@@ -302,6 +324,23 @@ fn check(binary: Binary, case: &Case, silent: &str) -> Result<(), String> {
         let shown: String = output.chars().take(3000).collect();
         Err(format!("{}\n--- output ---\n{shown}", problems.join("; ")))
     }
+}
+
+/// Makes the case's directory and what is in it so far (`HOME`, the state directory, the
+/// kubeconfig) belong to `uid`; files the case adds later stay root's.
+fn hand_over(dir: &Path, uid: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("chmod {}: {e}", dir.display()))?;
+    let mut paths = vec![dir.to_path_buf()];
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        paths.push(entry.map_err(|e| e.to_string())?.path());
+    }
+    for path in paths {
+        std::os::unix::fs::chown(&path, Some(uid), Some(uid))
+            .map_err(|e| format!("chown {uid} {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// What is wrong with a case's outcome.

@@ -15,6 +15,8 @@
 //! `KUBE_E2E_FAULT_REPEAT` sets the runs per cell (default 5); `KUBE_E2E_FAULT_SEED` replays the
 //! random signal and disruption times of an earlier run (the seed is printed first). A soak:
 //! `KUBE_E2E_FAULT_REPEAT=20 cargo test -p kube-e2e --test faults -- --nocapture`.
+//! `KUBE_E2E_FAULT_CELLS` (comma-separated cell names, as printed in the summary, for example
+//! `etcd restarted,SIGINT`) runs only those cells.
 
 mod support;
 
@@ -251,6 +253,8 @@ struct Matrix {
     tallies: Vec<(&'static str, Tally)>,
     failures: Vec<String>,
     pending: Vec<Pending>,
+    /// Cells to run (`KUBE_E2E_FAULT_CELLS`, comma-separated names); all when `None`.
+    cells: Option<Vec<String>>,
 }
 
 /// A run whose namespaces and objects are still being checked for.
@@ -374,6 +378,13 @@ impl Matrix {
         });
     }
 
+    /// Whether cell `name` is to run.
+    fn wants(&self, name: &str) -> bool {
+        self.cells
+            .as_ref()
+            .is_none_or(|cells| cells.iter().any(|c| c.eq_ignore_ascii_case(name)))
+    }
+
     fn fail(&mut self, cell: &str, id: &str, what: &str, tail: &str) {
         self.failures.push(format!(
             "[{cell}] run {id} (seed {}): {what}\n--- output (last 40 lines) ---\n{tail}",
@@ -432,8 +443,10 @@ impl Matrix {
                 );
                 self.tally(pending.cell).leaks += 1;
                 let states = namespace_states(&self.client, &left).await;
+                let said = controller_lines(&self.cluster.state_dir, &left);
                 let what = format!(
-                    "leak: left behind after {}s: {left:?}; namespaces: {states}",
+                    "leak: left behind after {}s: {left:?}; namespaces: {states}\n\
+                     --- what kube-controller-manager logged about them ---\n{said}",
                     SETTLE.as_secs()
                 );
                 self.fail(pending.cell, &pending.id, &what, &pending.tail);
@@ -809,18 +822,14 @@ async fn every_fault_leaves_nothing_behind() {
         tallies: Vec::new(),
         failures: Vec::new(),
         pending: Vec::new(),
+        cells: std::env::var("KUBE_E2E_FAULT_CELLS")
+            .ok()
+            .map(|s| s.split(',').map(|c| c.trim().to_string()).collect()),
     };
-    matrix.unreachable_cluster().await;
-    matrix
-        .plain("failing spec", &["--exact", FAILS], Expect::Code(101))
-        .await;
-    matrix
-        .plain("panicking spec", &["--exact", PANICS], Expect::Code(101))
-        .await;
+    if matrix.wants("unreachable cluster") {
+        matrix.unreachable_cluster().await;
+    }
     let outlives = ["--exact", OUTLIVES, "--grace-period", "2s"];
-    matrix
-        .plain("spec timeout", &outlives, Expect::Code(101))
-        .await;
     let suite_timeout = [
         "--focus",
         "waits to be interrupted",
@@ -829,20 +838,33 @@ async fn every_fault_leaves_nothing_behind() {
         "--grace-period",
         "5s",
     ];
-    matrix
-        .plain("suite timeout", &suite_timeout, Expect::Code(101))
-        .await;
-    matrix
-        .signal_at_random_moments("SIGINT", Signal::SIGINT)
-        .await;
-    matrix
-        .signal_at_random_moments("SIGTERM", Signal::SIGTERM)
-        .await;
-    matrix
-        .control_plane_restart("API server killed", "kube-apiserver")
-        .await;
-    matrix.control_plane_restart("etcd restarted", "etcd").await;
-    matrix.kubelet_killed().await;
+    let plain_cells: [(&'static str, &[&str], Expect); 4] = [
+        ("failing spec", &["--exact", FAILS], Expect::Code(101)),
+        ("panicking spec", &["--exact", PANICS], Expect::Code(101)),
+        ("spec timeout", &outlives, Expect::Code(101)),
+        ("suite timeout", &suite_timeout, Expect::Code(101)),
+    ];
+    for (cell, args, expect) in plain_cells {
+        if matrix.wants(cell) {
+            matrix.plain(cell, args, expect).await;
+        }
+    }
+    for (cell, signal) in [("SIGINT", Signal::SIGINT), ("SIGTERM", Signal::SIGTERM)] {
+        if matrix.wants(cell) {
+            matrix.signal_at_random_moments(cell, signal).await;
+        }
+    }
+    for (cell, component) in [
+        ("API server killed", "kube-apiserver"),
+        ("etcd restarted", "etcd"),
+    ] {
+        if matrix.wants(cell) {
+            matrix.control_plane_restart(cell, component).await;
+        }
+    }
+    if matrix.wants("kubelet killed") {
+        matrix.kubelet_killed().await;
+    }
     matrix.collect_leftovers().await;
     eprintln!(
         "{}\nfault matrix took {:.0}s",
@@ -884,4 +906,15 @@ async fn namespace_states(client: &kube::Client, names: &[String]) -> String {
         out.push(text);
     }
     out.join("; ")
+}
+
+/// The last 20 lines of kube-controller-manager's log that name one of `names`.
+fn controller_lines(state_dir: &Path, names: &[String]) -> String {
+    let log = kube_e2e_cluster::layout::Layout::new(state_dir).log("kube-controller-manager");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| names.iter().any(|n| l.contains(n.as_str())))
+        .collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }

@@ -1,9 +1,8 @@
 //! The Debian packages the real node needs, installed with `apt-get` when missing.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use super::command::run;
 use crate::error::{Error, Result};
 
 /// Debian packages the real node needs, with a binary that shows each is installed.
@@ -18,6 +17,11 @@ pub const PACKAGES: &[(&str, &str)] = &[
 ];
 
 /// Install the Debian packages the real node needs, when any is missing.
+///
+/// The package lists and the packages are fetched as recorded build steps, so an interrupted
+/// `up` stops them ([`crate::process::stop_build_steps`]); the install from the fetched files
+/// that follows is left to finish (seconds, no network) so that dpkg's database is never left
+/// half-written.
 ///
 /// # Errors
 /// Fails if `apt-get` fails (the error carries its output).
@@ -34,14 +38,29 @@ pub fn ensure_packages(progress: &mut dyn FnMut(&str)) -> Result<()> {
         "installing Debian packages: {}",
         missing.join(" ")
     ));
-    run("apt-get", &["update", "-q"])?;
+    apt_get(&["update", "-q"], true)?;
     let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
     args.extend(&missing);
-    let output = Command::new("apt-get")
+    let mut download = args.clone();
+    download.push("--download-only");
+    apt_get(&download, true)?;
+    apt_get(&args, false)
+}
+
+/// Runs `apt-get args…`; as a recorded build step (stopped by an interrupt) when
+/// `interruptible`.
+fn apt_get(args: &[&str], interruptible: bool) -> Result<()> {
+    let mut command = Command::new("apt-get");
+    command
         .env("DEBIAN_FRONTEND", "noninteractive")
-        .args(&args)
-        .output()
-        .map_err(Error::io("apt-get"))?;
+        .args(args)
+        .stdin(Stdio::null());
+    let output = if interruptible {
+        crate::process::build_step_output(&mut command)
+    } else {
+        command.output()
+    }
+    .map_err(Error::io("apt-get"))?;
     if !output.status.success() {
         return Err(Error::Command {
             command: format!("apt-get {}", args.join(" ")),
