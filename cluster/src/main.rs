@@ -79,12 +79,13 @@ enum Command {
         /// Check checksums and versions of the cached binaries.
         #[arg(long)]
         verify: bool,
-        /// Include the real-node binaries (kubelet, kube-proxy).
+        /// Include the real-node binaries (kubelet, kube-proxy, agnhost).
         #[arg(long)]
         all: bool,
     },
-    /// Build the registry-free images (busybox, pause) and list their names; with a running
-    /// real node, import them into its containerd and list what it holds.
+    /// Build the registry-free images (busybox, pause, and agnhost once its binary is built)
+    /// and list their names; with a running real node, import them into its containerd and
+    /// list what it holds.
     Images,
     /// Start a cluster, run a command with KUBECONFIG pointing at it, then stop the cluster
     /// (only if this command started it). Exits with the command's status.
@@ -316,7 +317,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Images => {
             let cache = cache(&cli);
-            let built = images::build_standard(cache.root())?;
+            // agnhost's image once its binary is built (`up --nodes real` or `assets --all`).
+            let built = if cache.is_cached(Asset::Agnhost) {
+                images::build_node_images(cache.root())?
+            } else {
+                images::build_standard(cache.root())?
+            };
             for image in &built {
                 out!(
                     "{:<8} {} {}",

@@ -75,6 +75,13 @@ fn down_removes_every_trace_of_a_real_node() {
         "the API server (port {port}) listens on the host end of the node's veth pair only"
     );
 
+    let route = route_to(&network.pod_cidr);
+    assert!(
+        route.contains(&format!("via {}", network.node_ip)) && route.contains(&network.host_link),
+        "the host routes the node's pod range {} to the node: {route:?}",
+        network.pod_cidr
+    );
+
     // Other clusters may run pods at the same time: check this cluster's own shim sockets.
     let sockets = shim_sockets(&state_dir.join("containerd"));
     assert!(
@@ -132,6 +139,12 @@ fn down_removes_every_trace_of_a_real_node() {
         "veth {} survived",
         network.host_link
     );
+    assert_eq!(
+        route_to(&network.pod_cidr),
+        "",
+        "the route to the pod range {} survived",
+        network.pod_cidr
+    );
     assert!(!state_dir.exists(), "the state directory survived");
     let left: Vec<_> = sockets.iter().filter(|s| s.exists()).collect();
     assert!(
@@ -162,4 +175,13 @@ fn listening_addresses(port: u16) -> Vec<String> {
         }
     }
     found
+}
+
+/// The host's route for exactly `cidr` (`ip route show`), empty when there is none.
+fn route_to(cidr: &str) -> String {
+    let out = Command::new("ip")
+        .args(["-4", "route", "show", cidr])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -5,6 +5,9 @@
 pub const KUBERNETES_VERSION: &str = "v1.34.4";
 /// The etcd release the local cluster runs.
 pub const ETCD_VERSION: &str = "v3.6.16";
+/// The version of upstream's agnhost test image that the Kubernetes release's e2e tests use
+/// (`test/images/agnhost/VERSION` of the module): the image is imported under that tag.
+pub const AGNHOST_VERSION: &str = "2.56";
 /// The kwok release that simulates nodes.
 pub const KWOK_VERSION: &str = "v0.8.0";
 
@@ -83,11 +86,13 @@ pub enum Asset {
     KubeProxy,
     /// kwok, which simulates nodes.
     Kwok,
+    /// agnhost, upstream's multi-purpose test server (real node; in the agnhost image).
+    Agnhost,
 }
 
 impl Asset {
     /// Every asset.
-    pub const ALL: [Asset; 8] = [
+    pub const ALL: [Asset; 9] = [
         Asset::Etcd,
         Asset::KubeApiserver,
         Asset::KubeControllerManager,
@@ -96,6 +101,7 @@ impl Asset {
         Asset::Kubelet,
         Asset::KubeProxy,
         Asset::Kwok,
+        Asset::Agnhost,
     ];
 
     /// What a control plane with simulated nodes needs.
@@ -119,6 +125,7 @@ impl Asset {
             Asset::Kubelet => "kubelet",
             Asset::KubeProxy => "kube-proxy",
             Asset::Kwok => "kwok",
+            Asset::Agnhost => "agnhost",
         }
     }
 
@@ -142,6 +149,7 @@ impl Asset {
             Asset::Kubectl => "k8s.io/kubernetes/cmd/kubectl",
             Asset::Kubelet => "k8s.io/kubernetes/cmd/kubelet",
             Asset::KubeProxy => "k8s.io/kubernetes/cmd/kube-proxy",
+            Asset::Agnhost => "k8s.io/kubernetes/test/images/agnhost",
         }
     }
 
@@ -154,6 +162,7 @@ impl Asset {
                 format!("etcd Version: {}", plain(ETCD_VERSION)),
             ),
             Asset::Kwok => (&["--version"], plain(KWOK_VERSION)),
+            Asset::Agnhost => (&["--version"], format!("version {AGNHOST_VERSION}")),
             Asset::Kubectl => (
                 &["version", "--client"],
                 format!("Client Version: {KUBERNETES_VERSION}"),

@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::catalogue::{Asset, GoModule, KUBERNETES, KUBERNETES_VERSION};
+use super::catalogue::{AGNHOST_VERSION, Asset, GoModule, KUBERNETES, KUBERNETES_VERSION};
 use crate::error::{Error, Result};
 
-/// `-ldflags` for `module`: stripped, and for Kubernetes the version stamps `--version` prints.
+/// `-ldflags` for `module`: stripped, and for Kubernetes the version stamps `--version` prints
+/// (agnhost's is its image version, in its `main` package).
 pub(super) fn ldflags(module: &GoModule) -> String {
     if module.name != KUBERNETES.name {
         return "-s -w".to_string();
@@ -22,6 +23,7 @@ pub(super) fn ldflags(module: &GoModule) -> String {
         flags.push(format!("-X {pkg}.gitMinor={minor}"));
         flags.push(format!("-X {pkg}.gitTreeState=clean"));
     }
+    flags.push(format!("-X main.Version={AGNHOST_VERSION}"));
     flags.join(" ")
 }
 
@@ -71,6 +73,7 @@ mod tests {
             "k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION}"
         )));
         assert!(flags.contains("version.gitMinor=34"));
+        assert!(flags.contains(&format!("main.Version={AGNHOST_VERSION}")));
         assert_eq!(ldflags(&ETCD), "-s -w");
     }
 }

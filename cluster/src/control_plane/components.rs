@@ -139,6 +139,9 @@ pub fn control_plane(
         format!("--service-cluster-ip-range={SERVICE_CIDR}"),
         s("--authorization-mode=Node,RBAC"),
         s("--enable-admission-plugins=NodeRestriction"),
+        // Webhooks and aggregated APIs are called at their endpoints' (pod) addresses, which
+        // the host routes to the real node; Service addresses exist only inside the node.
+        s("--enable-aggregator-routing=true"),
         s("--allow-privileged=true"),
         format!(
             "--kubelet-client-certificate={}",

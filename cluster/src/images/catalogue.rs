@@ -1,11 +1,13 @@
-//! The images every local cluster imports: busybox and pause.
+//! The images every local cluster imports: busybox and pause, and on a real node agnhost.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::agnhost::{AGNHOST_IMAGE, agnhost_image};
 use super::archive::{ImageBuilder, ImageInfo, hex_of, image_error, sha256};
 use super::{BUSYBOX, E2E_BUSYBOX_IMAGE, PAUSE_ENTRYPOINT, SANDBOX_IMAGE};
+use crate::Asset;
 use crate::{Error, Result};
 
 /// A busybox image: `/bin/busybox` and a link per applet (so `/bin/sh`, `/bin/echo`, …),
@@ -90,6 +92,9 @@ pub enum LocalImage {
     Busybox,
     /// [`pause_image`], the pod sandbox.
     Pause,
+    /// [`agnhost_image`](super::agnhost::agnhost_image), upstream's test server (needs the
+    /// agnhost binary in the asset cache).
+    Agnhost,
 }
 
 /// An archive in the cache, built by [`build_standard`] or [`LocalImage::build`].
@@ -103,9 +108,14 @@ pub struct BuiltImage {
     pub info: ImageInfo,
 }
 
-/// Every image the local cluster imports into its node.
+/// The images made from busybox alone.
 pub fn standard_images() -> [LocalImage; 2] {
     [LocalImage::Busybox, LocalImage::Pause]
+}
+
+/// Every image the local cluster imports into its real node.
+pub fn node_images() -> [LocalImage; 3] {
+    [LocalImage::Busybox, LocalImage::Pause, LocalImage::Agnhost]
 }
 
 impl LocalImage {
@@ -114,6 +124,7 @@ impl LocalImage {
         match self {
             LocalImage::Busybox => "busybox",
             LocalImage::Pause => "pause",
+            LocalImage::Agnhost => "agnhost",
         }
     }
 
@@ -132,18 +143,25 @@ impl LocalImage {
                 "registry.k8s.io/pause:3.10",
                 "localhost/kube-e2e/pause:3.10.1",
             ],
+            LocalImage::Agnhost => &[AGNHOST_IMAGE],
         }
     }
 
-    /// The image's contents, built around the static `busybox`.
+    /// The image's contents, built around the static `busybox`; agnhost's binary is taken
+    /// from the asset cache at `cache_dir` (its `bin/`), its key pair kept in `images/`.
     ///
     /// # Errors
     ///
-    /// As [`busybox_image`].
-    pub fn builder(self, busybox: &Path) -> Result<ImageBuilder> {
+    /// As [`busybox_image`] and [`agnhost_image`](super::agnhost::agnhost_image).
+    pub fn builder(self, busybox: &Path, cache_dir: &Path) -> Result<ImageBuilder> {
         match self {
             LocalImage::Busybox => busybox_image(busybox),
             LocalImage::Pause => pause_image(busybox),
+            LocalImage::Agnhost => agnhost_image(
+                busybox,
+                &cache_dir.join("bin").join(Asset::Agnhost.binary_name()),
+                &cache_dir.join("images"),
+            ),
         }
     }
 
@@ -155,7 +173,7 @@ impl LocalImage {
     /// As [`busybox_image`] and [`ImageBuilder::write_oci_archive`].
     pub fn build(self, busybox: &Path, cache_dir: &Path) -> Result<BuiltImage> {
         let names: Vec<String> = self.names().iter().map(|s| s.to_string()).collect();
-        let oci = self.builder(busybox)?.assemble(&names)?;
+        let oci = self.builder(busybox, cache_dir)?.assemble(&names)?;
         let index_digest = sha256(&oci.index);
         let key = &hex_of(&index_digest)[..16];
         let archive = cache_dir
@@ -178,6 +196,19 @@ impl LocalImage {
 ///
 /// If busybox-static is not installed, or an archive cannot be written.
 pub fn build_standard(cache_dir: &Path) -> Result<Vec<BuiltImage>> {
+    build_all(&standard_images(), cache_dir)
+}
+
+/// Builds (or reuses from the asset cache at `cache_dir`) the archives of [`node_images`].
+///
+/// # Errors
+///
+/// As [`build_standard`], and if agnhost or a tool its image carries is missing.
+pub fn build_node_images(cache_dir: &Path) -> Result<Vec<BuiltImage>> {
+    build_all(&node_images(), cache_dir)
+}
+
+fn build_all(wanted: &[LocalImage], cache_dir: &Path) -> Result<Vec<BuiltImage>> {
     let busybox = Path::new(BUSYBOX);
     if !busybox.is_file() {
         return Err(Error::MissingTool {
@@ -185,8 +216,8 @@ pub fn build_standard(cache_dir: &Path) -> Result<Vec<BuiltImage>> {
             hint: "install it with `apt-get install busybox-static`".into(),
         });
     }
-    standard_images()
-        .into_iter()
+    wanted
+        .iter()
         .map(|image| image.build(busybox, cache_dir))
         .collect()
 }

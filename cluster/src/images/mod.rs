@@ -25,15 +25,18 @@
 //! Everything here is synchronous and fast (a busybox image builds in well under a second);
 //! from async code, call it through `tokio::task::spawn_blocking` if that matters.
 
+mod agnhost;
 mod archive;
 mod catalogue;
 mod ctr;
 #[cfg(test)]
 mod tests;
 
+pub use agnhost::{AGNHOST_IMAGE, AGNHOST_TOOLS, agnhost_image};
 pub use archive::{ImageBuilder, ImageInfo};
 pub use catalogue::{
-    BuiltImage, LocalImage, build_standard, busybox_image, pause_image, standard_images,
+    BuiltImage, LocalImage, build_node_images, build_standard, busybox_image, node_images,
+    pause_image, standard_images,
 };
 pub use ctr::{import, list};
 

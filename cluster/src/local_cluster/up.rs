@@ -275,7 +275,7 @@ impl LocalCluster {
         self.save()?;
         let socket = NodeLayout::new(layout).containerd_socket();
         readiness::wait_for_socket(&socket, &self.state.components, deadline, "containerd").await?;
-        let built = images::build_standard(options.cache.root())?;
+        let built = images::build_node_images(options.cache.root())?;
         for image in &built {
             images::import(
                 std::path::Path::new("/usr/bin/ctr"),

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 use kube_e2e_cluster::{ClusterOptions, LocalCluster, NodeMode, client_from_kubeconfig};
 
+pub mod pods;
+
 /// The administrator kubeconfig of the shared local cluster, started (or reused) once per
 /// test binary. `kube-e2e-cluster run` points `KUBE_E2E_STATE_DIR` at the cluster it started.
 pub fn kubeconfig() -> PathBuf {

@@ -6,8 +6,8 @@
 use std::fs;
 use std::path::Path;
 
+use super::NODE_NAME;
 use super::network::NodeNetwork;
-use super::{NODE_NAME, NODE_POD_CIDR};
 use crate::control_plane::components::POD_CIDR;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, NodeLayout, containerd_socket_in};
@@ -77,7 +77,7 @@ pub fn write_configs(layout: &Layout, network: &NodeNetwork, sandbox_image: &str
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",
-                    "ranges": [[{"subnet": NODE_POD_CIDR}]],
+                    "ranges": [[{"subnet": network.pod_cidr}]],
                     "routes": [{"dst": "0.0.0.0/0"}],
                     "dataDir": layout.root().join("cni").join("ipam").display().to_string()
                 }
@@ -143,7 +143,7 @@ podCIDR: {pod_cidr}
         serving_key = pki.key("kubelet-serving").display(),
         pod_logs = node.pod_logs().display(),
         plugins = layout.root().join("volume-plugins").display(),
-        pod_cidr = NODE_POD_CIDR,
+        pod_cidr = network.pod_cidr,
     );
     write(&node.config("kubelet.yaml"), &kubelet)?;
 
@@ -194,6 +194,7 @@ mod tests {
             host_ip: Ipv4Addr::new(172, 30, 9, 1),
             node_ip: Ipv4Addr::new(172, 30, 9, 2),
             cgroup_root: "/kube-e2e-x".into(),
+            pod_cidr: "10.244.137.0/24".into(),
         };
         write_configs(&layout, &network, "registry.k8s.io/pause:3.10.1").unwrap();
         let node = NodeLayout::new(&layout);
@@ -208,7 +209,8 @@ mod tests {
         let cni: serde_json::Value = serde_json::from_str(&cni).unwrap();
         assert_eq!(
             cni["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
-            NODE_POD_CIDR
+            "10.244.137.0/24"
         );
+        assert!(kubelet.contains("podCIDR: 10.244.137.0/24"));
     }
 }

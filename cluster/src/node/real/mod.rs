@@ -43,5 +43,7 @@ pub use teardown::{
 
 /// The name of the real node.
 pub const NODE_NAME: &str = "kube-e2e-node";
-/// The node's pod range (inside [`POD_CIDR`](crate::control_plane::components::POD_CIDR)).
+/// The pod range of a real node whose state predates per-cluster ranges (inside
+/// [`POD_CIDR`](crate::control_plane::components::POD_CIDR)); a new node's range is
+/// [`NodeNetwork::pod_cidr`].
 pub const NODE_POD_CIDR: &str = "10.244.128.0/24";

@@ -1,8 +1,15 @@
 //! The real node's network: a network namespace joined to the host by a veth pair.
 //!
 //! The host end of the pair carries the address the API server advertises, the node end (named
-//! `eth0` inside the namespace) the node's. Names and the /30 are derived from the state
-//! directory, so clusters with different state directories do not collide.
+//! `eth0` inside the namespace) the node's. Names are derived from the state directory and the
+//! /30 and the node's pod range from the first free index, so clusters with different state
+//! directories do not collide.
+//!
+//! The host routes the node's pod range to the node, so the control plane reaches pods: the
+//! API server calls admission and conversion webhooks and aggregated API servers that run as
+//! pods at their endpoints' addresses (`--enable-aggregator-routing`). The route goes with
+//! the veth pair, that is when the namespace is deleted. The Service range is not routed:
+//! every cluster has the same one, and kube-proxy's rules live in the node's namespace.
 
 use std::fs;
 use std::net::Ipv4Addr;
@@ -27,18 +34,35 @@ pub struct NodeNetwork {
     pub node_ip: Ipv4Addr,
     /// The cgroup (in every hierarchy) that holds the node's pods.
     pub cgroup_root: String,
+    /// The node's pod range, routed from the host to the node.
+    #[serde(default = "default_pod_cidr")]
+    pub pod_cidr: String,
+}
+
+fn default_pod_cidr() -> String {
+    super::NODE_POD_CIDR.to_string()
 }
 
 impl NodeNetwork {
-    /// A network for the cluster in `state_dir`: names derived from the directory, and the
-    /// first free /30 in 172.30.0.0/16.
+    /// A network for the cluster in `state_dir`: names derived from the directory, the first
+    /// index `i` whose /30 (172.30.`i`.0/30) has no address on this host and whose pod range
+    /// (10.244.`128+i`.0/24) no route, of 128.
     pub fn choose(state_dir: &Path) -> Result<Self> {
         let id = short_id(state_dir);
         let used = run_output("ip", &["-o", "-4", "addr", "show"])?;
-        let index = (0u8..=255)
-            .find(|i| !used.contains(&format!("172.30.{i}.")))
-            .ok_or_else(|| Error::Unsupported("find a free 172.30.x.0/30 for the node".into()))?;
+        let routes = run_output("ip", &["-4", "route", "show"])?;
+        let index = (0u8..128)
+            .find(|i| {
+                !used.contains(&format!("172.30.{i}."))
+                    && !routes.contains(&format!("10.244.{}.", 128 + i))
+            })
+            .ok_or_else(|| {
+                Error::Unsupported(
+                    "find a free 172.30.x.0/30 and 10.244.(128+x).0/24 for the node".into(),
+                )
+            })?;
         Ok(Self {
+            pod_cidr: format!("10.244.{}.0/24", 128 + index),
             netns: format!("kube-e2e-{id}"),
             host_link: format!("ke2e{id}"),
             host_ip: Ipv4Addr::new(172, 30, index, 1),
@@ -52,7 +76,8 @@ impl NodeNetwork {
         PathBuf::from("/run/netns").join(&self.netns)
     }
 
-    /// Create the namespace, the veth pair, addresses, routes and sysctls.
+    /// Create the namespace, the veth pair, addresses, routes (the node's default route to the
+    /// host, the host's route to the node's pod range) and sysctls.
     ///
     /// # Errors
     /// Fails if an `ip` or `sysctl` command fails; the command and its output are in the error.
@@ -86,6 +111,19 @@ impl NodeNetwork {
         run(
             "ip",
             &["-n", ns, "route", "add", "default", "via", &host_ip],
+        )?;
+        let node_ip = self.node_ip.to_string();
+        run(
+            "ip",
+            &[
+                "route",
+                "add",
+                &self.pod_cidr,
+                "via",
+                &node_ip,
+                "dev",
+                &self.host_link,
+            ],
         )?;
         let netns = format!("--net={}", self.netns_path().display());
         for setting in [

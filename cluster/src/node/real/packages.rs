@@ -14,6 +14,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("conntrack", "/usr/sbin/conntrack"),
     ("busybox-static", "/bin/busybox"),
     ("iproute2", "/usr/sbin/ip"),
+    // Tools the agnhost image carries (see `images::AGNHOST_TOOLS`).
+    ("curl", "/usr/bin/curl"),
+    ("bind9-dnsutils", "/usr/bin/dig"),
+    ("netcat-openbsd", "/usr/bin/nc.openbsd"),
 ];
 
 /// Install the Debian packages the real node needs, when any is missing.

@@ -1,0 +1,213 @@
+//! Upstream's agnhost test image, built here: the `agnhost` binary of the Kubernetes release
+//! (built from `k8s.io/kubernetes/test/images/agnhost` with the other binaries) on the busybox
+//! image, with the tools upstream's image carries and its tests call, copied from this
+//! machine's Debian packages together with the shared libraries they load.
+//!
+//! What it has, as upstream's: `/agnhost` (entrypoint, default command `pause`), the
+//! `/agnhost-2` link, `/uploads`, a self-signed `/localhost.crt` and `/localhost.key` for
+//! `porter`, the user `user-defined-in-image` (1000) in group `group-defined-in-image` (50000),
+//! and `curl`, `dig`, `nslookup`, `nc`, `ip` and `bash`. What differs: the base is busybox on
+//! glibc, not Alpine; `/bin/sh` is dash, not busybox's shell; `/coredns` and `iperf` are
+//! missing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::archive::{ImageBuilder, image_error};
+use super::catalogue::busybox_image;
+use crate::{Error, Result};
+
+/// The name upstream's e2e image manifest gives agnhost in Kubernetes 1.34.
+pub const AGNHOST_IMAGE: &str = "registry.k8s.io/e2e-test-images/agnhost:2.56";
+
+/// Host programs the image carries: where they are on this machine, where they go in the
+/// image (Alpine's places, as in upstream's image), and the Debian package that has them.
+pub const AGNHOST_TOOLS: &[(&str, &str, &str)] = &[
+    ("/usr/bin/curl", "/usr/bin/curl", "curl"),
+    ("/usr/bin/dig", "/usr/bin/dig", "bind9-dnsutils"),
+    ("/usr/bin/nslookup", "/usr/bin/nslookup", "bind9-dnsutils"),
+    ("/usr/bin/nc.openbsd", "/usr/bin/nc", "netcat-openbsd"),
+    ("/usr/sbin/ip", "/sbin/ip", "iproute2"),
+    ("/usr/bin/bash", "/bin/bash", "bash"),
+    // Debian's busybox shell runs its own applets before anything on `PATH` (it is built with
+    // "prefer applets"), so `sh -c 'nc …'` would never reach the real `nc`: `sh` is dash.
+    ("/usr/bin/dash", "/bin/sh", "dash"),
+];
+
+/// The agnhost image: [`busybox_image`] plus `agnhost` (the built binary), the porter key
+/// pair in `cert_dir` (made once, then reused so the image stays the same) and
+/// [`AGNHOST_TOOLS`].
+///
+/// # Errors
+///
+/// If busybox or agnhost is unusable, a tool is missing (the error names its Debian package),
+/// `ldd` fails on one, or the key pair cannot be written.
+pub fn agnhost_image(busybox: &Path, agnhost: &Path, cert_dir: &Path) -> Result<ImageBuilder> {
+    if !agnhost.is_file() {
+        return Err(Error::MissingTool {
+            tool: agnhost.display().to_string(),
+            hint: "build it with `kube-e2e-cluster assets --all`".into(),
+        });
+    }
+    let (crt, key) = porter_key_pair(cert_dir)?;
+    let mut image = busybox_image(busybox)?
+        .host_file("agnhost", agnhost, 0o755)
+        .symlink("agnhost-2", "agnhost")
+        .dir("uploads", 0o777)
+        .host_file("localhost.crt", &crt, 0o644)
+        .host_file("localhost.key", &key, 0o644)
+        .file(
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n\
+             user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n",
+            0o644,
+        )
+        .file(
+            "etc/group",
+            "root:x:0:\nnogroup:x:65534:\nuser-defined-in-image:x:1000:\n\
+             group-defined-in-image:x:50000:user-defined-in-image\n",
+            0o644,
+        )
+        .dir("home/user-defined-in-image", 0o755)
+        // The real tools come before busybox's applets of the same name.
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .entrypoint(vec!["/agnhost".into()])
+        .cmd(vec!["pause".into()]);
+    for (host, in_image, package) in AGNHOST_TOOLS {
+        image = host_program(image, Path::new(host), in_image, package)?;
+    }
+    Ok(image)
+}
+
+/// Adds the host program `host` at `in_image`, and every shared library `ldd` says it loads at
+/// the library's own path.
+fn host_program(
+    image: ImageBuilder,
+    host: &Path,
+    in_image: &str,
+    package: &str,
+) -> Result<ImageBuilder> {
+    if !host.is_file() {
+        return Err(Error::MissingTool {
+            tool: host.display().to_string(),
+            hint: format!(
+                "the agnhost image carries it; install it with `apt-get install {package}`"
+            ),
+        });
+    }
+    let mut image = image.host_file(in_image, host, 0o755);
+    for library in shared_libraries(host)? {
+        let at = library.display().to_string();
+        image = image.host_file(&at, &library, 0o755);
+    }
+    Ok(image)
+}
+
+/// The shared libraries (and the dynamic loader) `program` loads, as `ldd` lists them; none
+/// for a static program.
+fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>> {
+    let output = Command::new("ldd")
+        .arg(program)
+        .output()
+        .map_err(|source| Error::Spawn {
+            component: "ldd".into(),
+            binary: PathBuf::from("ldd"),
+            source,
+        })?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        if text.contains("not a dynamic executable")
+            || String::from_utf8_lossy(&output.stderr).contains("not a dynamic executable")
+        {
+            return Ok(Vec::new());
+        }
+        return Err(image_error(
+            format!("list the libraries of {}", program.display()),
+            format!("ldd: {}", output.status),
+        ));
+    }
+    Ok(parse_ldd(&text))
+}
+
+/// The absolute paths in `ldd` output: `name => /path (0x…)` and `/path (0x…)` lines.
+fn parse_ldd(text: &str) -> Vec<PathBuf> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let path = match line.split_once("=>") {
+                Some((_, rest)) => rest.trim(),
+                None => line,
+            };
+            let path = path.split_whitespace().next()?;
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+/// The self-signed `localhost` certificate and key porter serves TLS with, made in `dir` once.
+fn porter_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let (crt, key) = (dir.join("localhost.crt"), dir.join("localhost.key"));
+    if crt.is_file() && key.is_file() {
+        return Ok((crt, key));
+    }
+    fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .map_err(|e| image_error("make porter's localhost certificate", e))?;
+    let tmp_key = dir.join("localhost.key.tmp");
+    fs::write(&tmp_key, pair.signing_key.serialize_pem()).map_err(Error::io(&tmp_key))?;
+    fs::write(&crt, pair.cert.pem()).map_err(Error::io(&crt))?;
+    fs::rename(&tmp_key, &key).map_err(Error::io(&key))?;
+    Ok((crt, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ldd_lines_give_library_and_loader_paths() {
+        let text = "\tlinux-vdso.so.1 (0x00007ffd)\n\
+                    \tlibcurl.so.4 => /lib/x86_64-linux-gnu/libcurl.so.4 (0x00007f)\n\
+                    \tlibgone.so => not found\n\
+                    \t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n";
+        assert_eq!(
+            parse_ldd(text),
+            vec![
+                PathBuf::from("/lib/x86_64-linux-gnu/libcurl.so.4"),
+                PathBuf::from("/lib64/ld-linux-x86-64.so.2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_tool_names_its_debian_package() {
+        let err = host_program(
+            ImageBuilder::new(),
+            Path::new("/nonexistent/dig"),
+            "/usr/bin/dig",
+            "bind9-dnsutils",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("/nonexistent/dig"), "{err}");
+        assert!(err.contains("apt-get install bind9-dnsutils"), "{err}");
+    }
+
+    #[test]
+    fn the_porter_key_pair_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (crt, _) = porter_key_pair(dir.path()).unwrap();
+        let first = fs::read(&crt).unwrap();
+        porter_key_pair(dir.path()).unwrap();
+        assert_eq!(fs::read(&crt).unwrap(), first);
+        assert!(
+            String::from_utf8(first)
+                .unwrap()
+                .contains("BEGIN CERTIFICATE")
+        );
+    }
+}
