@@ -32,11 +32,13 @@
 //! - [`readiness`]: waiting until the cluster is usable.
 //! - [`images`]: container images built locally, without a registry.
 //! - [`csi`]: the project's CSI hostpath driver, its sidecars, image and manifests.
+//! - [`dns`]: the cluster's DNS (CoreDNS) on the real node.
 //! - [`report`]: progress lines, durations and log tails.
 
 pub mod assets;
 pub mod control_plane;
 pub mod csi;
+pub mod dns;
 mod error;
 pub mod images;
 pub mod layout;

@@ -34,7 +34,7 @@ fn timeout(what: &str, deadline: Instant, started: Instant, last: String) -> Res
 
 /// Poll `probe` until it returns `Ok(())`, failing when a component exits or `deadline`
 /// passes (the error names `what` and the probe's last answer).
-async fn poll_until<F, Fut>(
+pub(crate) async fn poll_until<F, Fut>(
     what: &str,
     components: &[ComponentRecord],
     deadline: Instant,
@@ -199,6 +199,68 @@ pub fn is_node_ready(node: &Node) -> bool {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Wait until a pod in `namespace` matching `selector` is Ready; the error says what each
+/// matching pod is waiting for.
+///
+/// # Errors
+/// Fails if a component exits or the deadline passes.
+pub async fn wait_for_ready_pod(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+    components: &[ComponentRecord],
+    deadline: Instant,
+) -> Result<()> {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), namespace);
+    let params = kube::api::ListParams::default().labels(selector);
+    let what = format!("a pod in {namespace} with {selector} to be Ready");
+    poll_until(&what, components, deadline, || async {
+        let list = pods.list(&params).await.map_err(|e| e.to_string())?;
+        if list.items.iter().any(is_pod_ready) {
+            return Ok(());
+        }
+        let states: Vec<String> = list.items.iter().map(pod_state).collect();
+        Err(if states.is_empty() {
+            "no such pod yet".to_string()
+        } else {
+            states.join("; ")
+        })
+    })
+    .await
+}
+
+/// Whether `pod` has condition `Ready=True`.
+pub fn is_pod_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// A pod's name, phase and what its containers wait for, for an error.
+fn pod_state(pod: &k8s_openapi::api::core::v1::Pod) -> String {
+    let status = pod.status.clone().unwrap_or_default();
+    let waiting: Vec<String> = status
+        .container_statuses
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| {
+            let w = c.state?.waiting?;
+            Some(format!(
+                "{}: {} {}",
+                c.name,
+                w.reason.unwrap_or_default(),
+                w.message.unwrap_or_default()
+            ))
+        })
+        .collect();
+    format!(
+        "{} {} {waiting:?}",
+        pod.metadata.name.clone().unwrap_or_default(),
+        status.phase.unwrap_or_default()
+    )
 }
 
 #[cfg(test)]

@@ -345,3 +345,36 @@ async fn data_on_a_host_path_volume_outlives_the_pod_that_wrote_it() {
     let _ = volumes.delete(&pv_name, &DeleteParams::default()).await;
     let _ = std::fs::remove_dir_all(&host_dir);
 }
+
+#[tokio::test]
+async fn environment_names_that_are_not_identifiers_reach_commands_run_by_sh() {
+    // `envFrom` with a prefix makes names such as `p-data-1`; upstream's tests read them with
+    // `sh -c env`. Debian's busybox shell would drop them; the image's `sh` (bash) keeps them.
+    let client = client().await;
+    let ns = namespace(&client, "node-env").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let mut container = busybox("main", "env; echo shell=$0");
+    container["env"] = json!([
+        {"name": "p-data-1", "value": "value-1"},
+        {"name": "1st-key", "value": "value-2"},
+        {"name": "plain", "value": "value-3"},
+    ]);
+    let spec = json!({"restartPolicy": "Never", "containers": [container]});
+    pods.create(&PostParams::default(), &pod("env", spec))
+        .await
+        .unwrap();
+    phase_of(&pods, "env", "Succeeded", 120).await;
+    let logs = pods.logs("env", &LogParams::default()).await.unwrap();
+    for wanted in [
+        "p-data-1=value-1",
+        "1st-key=value-2",
+        "plain=value-3",
+        "shell=sh",
+    ] {
+        assert!(
+            logs.lines().any(|l| l == wanted),
+            "`{wanted}` missing:\n{logs}"
+        );
+    }
+    drop_namespace(&client, &ns).await;
+}

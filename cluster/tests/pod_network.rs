@@ -82,7 +82,7 @@ async fn the_agnhost_image_has_upstreams_tools_and_users() {
     let script = "/agnhost --version; /agnhost-2 --version; curl --version | head -n1; \
                   dig -v 2>&1; nslookup -version 2>&1 | head -n1; nc -h 2>&1 | head -n1; \
                   ip -V; bash -c 'echo bash $BASH_VERSION'; id user-defined-in-image; \
-                  test -d /uploads && test -s /localhost.crt && echo files ok";
+                  test -d /uploads && test -s /localhost.crt && echo files ok; /coredns -version";
     let mut container = json!({"name": "tools", "image": AGNHOST, "command": ["sh", "-c", script]});
     container["imagePullPolicy"] = json!("Never");
     let spec = json!({"restartPolicy": "Never", "containers": [container]});
@@ -102,6 +102,7 @@ async fn the_agnhost_image_has_upstreams_tools_and_users() {
         "uid=1000(user-defined-in-image)",
         "groups=1000(user-defined-in-image),50000(group-defined-in-image)",
         "files ok",
+        "CoreDNS-1.12.1",
     ] {
         assert!(logs.contains(wanted), "`{wanted}` missing from:\n{logs}");
     }

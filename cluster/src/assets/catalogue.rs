@@ -46,6 +46,17 @@ pub(super) const ETCD: GoModule = GoModule {
     ],
 };
 
+pub(super) const COREDNS: GoModule = GoModule {
+    name: "coredns",
+    module: "github.com/coredns/coredns",
+    version: crate::dns::COREDNS_VERSION,
+    files: &[
+        ("go.mod", include_str!("../../go/coredns/go.mod")),
+        ("go.sum", include_str!("../../go/coredns/go.sum")),
+        ("main.go", include_str!("../../go/coredns/main.go")),
+    ],
+};
+
 pub(super) const KWOK: GoModule = GoModule {
     name: "kwok",
     module: "sigs.k8s.io/kwok",
@@ -88,11 +99,14 @@ pub enum Asset {
     Kwok,
     /// agnhost, upstream's multi-purpose test server (real node; in the agnhost image).
     Agnhost,
+    /// CoreDNS with the plugins cluster DNS uses (real node; in the CoreDNS and agnhost
+    /// images).
+    Coredns,
 }
 
 impl Asset {
     /// Every asset.
-    pub const ALL: [Asset; 9] = [
+    pub const ALL: [Asset; 10] = [
         Asset::Etcd,
         Asset::KubeApiserver,
         Asset::KubeControllerManager,
@@ -102,6 +116,7 @@ impl Asset {
         Asset::KubeProxy,
         Asset::Kwok,
         Asset::Agnhost,
+        Asset::Coredns,
     ];
 
     /// What a control plane with simulated nodes needs.
@@ -126,6 +141,7 @@ impl Asset {
             Asset::KubeProxy => "kube-proxy",
             Asset::Kwok => "kwok",
             Asset::Agnhost => "agnhost",
+            Asset::Coredns => "coredns",
         }
     }
 
@@ -134,6 +150,7 @@ impl Asset {
         match self {
             Asset::Etcd => &ETCD,
             Asset::Kwok => &KWOK,
+            Asset::Coredns => &COREDNS,
             _ => &KUBERNETES,
         }
     }
@@ -150,6 +167,8 @@ impl Asset {
             Asset::Kubelet => "k8s.io/kubernetes/cmd/kubelet",
             Asset::KubeProxy => "k8s.io/kubernetes/cmd/kube-proxy",
             Asset::Agnhost => "k8s.io/kubernetes/test/images/agnhost",
+            // The wrapper module's own main package.
+            Asset::Coredns => ".",
         }
     }
 
@@ -163,6 +182,10 @@ impl Asset {
             ),
             Asset::Kwok => (&["--version"], plain(KWOK_VERSION)),
             Asset::Agnhost => (&["--version"], format!("version {AGNHOST_VERSION}")),
+            Asset::Coredns => (
+                &["-version"],
+                format!("CoreDNS-{}", plain(crate::dns::COREDNS_VERSION)),
+            ),
             Asset::Kubectl => (
                 &["version", "--client"],
                 format!("Client Version: {KUBERNETES_VERSION}"),
@@ -184,7 +207,7 @@ mod tests {
 
     #[test]
     fn wrapper_modules_require_the_versions_the_code_expects() {
-        for module in [&KUBERNETES, &ETCD, &KWOK] {
+        for module in [&KUBERNETES, &ETCD, &KWOK, &COREDNS] {
             let go_mod = module.files.iter().find(|(n, _)| *n == "go.mod").unwrap().1;
             let line = format!("{} {}", module.module, module.version);
             assert!(

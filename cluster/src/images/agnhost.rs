@@ -4,18 +4,21 @@
 //! machine's Debian packages together with the shared libraries they load.
 //!
 //! What it has, as upstream's: `/agnhost` (entrypoint, default command `pause`), the
-//! `/agnhost-2` link, `/uploads`, a self-signed `/localhost.crt` and `/localhost.key` for
+//! `/agnhost-2` link, `/coredns`, `/uploads`, a self-signed `/localhost.crt` and `/localhost.key` for
 //! `porter`, the user `user-defined-in-image` (1000) in group `group-defined-in-image` (50000),
-//! and `curl`, `dig`, `nslookup`, `nc`, `ip` and `bash`. What differs: the base is busybox on
-//! glibc, not Alpine; `/bin/sh` is dash, not busybox's shell; `/coredns` and `iperf` are
+//! and `curl`, `dig`, `nslookup`, `nc`, `ip` and `bash` (the base image's `sh`). What differs:
+//! the base is busybox on glibc, not Alpine; `/bin/sh` is bash, not busybox's shell (see
+//! [`busybox_image`]; Debian's busybox shell would also run its own `nc`, `ip` and `nslookup`
+//! before the real ones on `PATH`); `/coredns` is the cluster's
+//! CoreDNS release (upstream's image has 1.6.2) with the cluster DNS plugins; `iperf` is
 //! missing.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::archive::{ImageBuilder, image_error};
 use super::catalogue::busybox_image;
+use super::host::host_program;
 use crate::{Error, Result};
 
 /// The name upstream's e2e image manifest gives agnhost in Kubernetes 1.34.
@@ -29,31 +32,35 @@ pub const AGNHOST_TOOLS: &[(&str, &str, &str)] = &[
     ("/usr/bin/nslookup", "/usr/bin/nslookup", "bind9-dnsutils"),
     ("/usr/bin/nc.openbsd", "/usr/bin/nc", "netcat-openbsd"),
     ("/usr/sbin/ip", "/sbin/ip", "iproute2"),
-    ("/usr/bin/bash", "/bin/bash", "bash"),
-    // Debian's busybox shell runs its own applets before anything on `PATH` (it is built with
-    // "prefer applets"), so `sh -c 'nc …'` would never reach the real `nc`: `sh` is dash.
-    ("/usr/bin/dash", "/bin/sh", "dash"),
 ];
 
-/// The agnhost image: [`busybox_image`] plus `agnhost` (the built binary), the porter key
-/// pair in `cert_dir` (made once, then reused so the image stays the same) and
-/// [`AGNHOST_TOOLS`].
+/// The agnhost image: [`busybox_image`] plus `agnhost` (the built binary), `coredns` as
+/// `/coredns` (upstream's image has one, which DNS tests start), the porter key pair in
+/// `cert_dir` (made once, then reused so the image stays the same) and [`AGNHOST_TOOLS`].
 ///
 /// # Errors
 ///
 /// If busybox or agnhost is unusable, a tool is missing (the error names its Debian package),
 /// `ldd` fails on one, or the key pair cannot be written.
-pub fn agnhost_image(busybox: &Path, agnhost: &Path, cert_dir: &Path) -> Result<ImageBuilder> {
-    if !agnhost.is_file() {
-        return Err(Error::MissingTool {
-            tool: agnhost.display().to_string(),
-            hint: "build it with `kube-e2e-cluster assets --all`".into(),
-        });
+pub fn agnhost_image(
+    busybox: &Path,
+    agnhost: &Path,
+    coredns: &Path,
+    cert_dir: &Path,
+) -> Result<ImageBuilder> {
+    for binary in [agnhost, coredns] {
+        if !binary.is_file() {
+            return Err(Error::MissingTool {
+                tool: binary.display().to_string(),
+                hint: "build it with `kube-e2e-cluster assets --all`".into(),
+            });
+        }
     }
     let (crt, key) = porter_key_pair(cert_dir)?;
     let mut image = busybox_image(busybox)?
         .host_file("agnhost", agnhost, 0o755)
         .symlink("agnhost-2", "agnhost")
+        .host_file("coredns", coredns, 0o755)
         .dir("uploads", 0o777)
         .host_file("localhost.crt", &crt, 0o644)
         .host_file("localhost.key", &key, 0o644)
@@ -83,71 +90,6 @@ pub fn agnhost_image(busybox: &Path, agnhost: &Path, cert_dir: &Path) -> Result<
     Ok(image)
 }
 
-/// Adds the host program `host` at `in_image`, and every shared library `ldd` says it loads at
-/// the library's own path.
-fn host_program(
-    image: ImageBuilder,
-    host: &Path,
-    in_image: &str,
-    package: &str,
-) -> Result<ImageBuilder> {
-    if !host.is_file() {
-        return Err(Error::MissingTool {
-            tool: host.display().to_string(),
-            hint: format!(
-                "the agnhost image carries it; install it with `apt-get install {package}`"
-            ),
-        });
-    }
-    let mut image = image.host_file(in_image, host, 0o755);
-    for library in shared_libraries(host)? {
-        let at = library.display().to_string();
-        image = image.host_file(&at, &library, 0o755);
-    }
-    Ok(image)
-}
-
-/// The shared libraries (and the dynamic loader) `program` loads, as `ldd` lists them; none
-/// for a static program.
-fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>> {
-    let output = Command::new("ldd")
-        .arg(program)
-        .output()
-        .map_err(|source| Error::Spawn {
-            component: "ldd".into(),
-            binary: PathBuf::from("ldd"),
-            source,
-        })?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        if text.contains("not a dynamic executable")
-            || String::from_utf8_lossy(&output.stderr).contains("not a dynamic executable")
-        {
-            return Ok(Vec::new());
-        }
-        return Err(image_error(
-            format!("list the libraries of {}", program.display()),
-            format!("ldd: {}", output.status),
-        ));
-    }
-    Ok(parse_ldd(&text))
-}
-
-/// The absolute paths in `ldd` output: `name => /path (0x…)` and `/path (0x…)` lines.
-fn parse_ldd(text: &str) -> Vec<PathBuf> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            let path = match line.split_once("=>") {
-                Some((_, rest)) => rest.trim(),
-                None => line,
-            };
-            let path = path.split_whitespace().next()?;
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .collect()
-}
-
 /// The self-signed `localhost` certificate and key porter serves TLS with, made in `dir` once.
 fn porter_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let (crt, key) = (dir.join("localhost.crt"), dir.join("localhost.key"));
@@ -167,35 +109,6 @@ fn porter_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ldd_lines_give_library_and_loader_paths() {
-        let text = "\tlinux-vdso.so.1 (0x00007ffd)\n\
-                    \tlibcurl.so.4 => /lib/x86_64-linux-gnu/libcurl.so.4 (0x00007f)\n\
-                    \tlibgone.so => not found\n\
-                    \t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n";
-        assert_eq!(
-            parse_ldd(text),
-            vec![
-                PathBuf::from("/lib/x86_64-linux-gnu/libcurl.so.4"),
-                PathBuf::from("/lib64/ld-linux-x86-64.so.2"),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_missing_tool_names_its_debian_package() {
-        let err = host_program(
-            ImageBuilder::new(),
-            Path::new("/nonexistent/dig"),
-            "/usr/bin/dig",
-            "bind9-dnsutils",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("/nonexistent/dig"), "{err}");
-        assert!(err.contains("apt-get install bind9-dnsutils"), "{err}");
-    }
 
     #[test]
     fn the_porter_key_pair_is_made_once() {

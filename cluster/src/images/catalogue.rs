@@ -10,11 +10,17 @@ use super::{BUSYBOX, E2E_BUSYBOX_IMAGE, PAUSE_ENTRYPOINT, SANDBOX_IMAGE};
 use crate::Asset;
 use crate::{Error, Result};
 
-/// A busybox image: `/bin/busybox` and a link per applet (so `/bin/sh`, `/bin/echo`, …),
+/// A busybox image: `/bin/busybox` and a link per applet (so `/bin/echo`, `/bin/env`, …),
 /// `/etc/passwd` and `/etc/group` with root and nobody (65534), `/etc/hosts`, `/tmp` (1777) and
 /// the usual empty directories; `PATH=/bin:/usr/bin:/sbin:/usr/sbin`, command `sh`.
 ///
-/// `busybox` must be statically linked (Debian's `busybox-static`): the image has no libc.
+/// `sh` is this machine's bash ([`SHELL`], with the libraries it loads), which runs as a POSIX
+/// shell under that name: Debian's busybox (1.35) shell drops environment variables whose
+/// names are not identifiers (such as `p-data-1`, which `envFrom` with a prefix makes), while
+/// upstream's e2e busybox (1.37) keeps them for the commands it runs, and upstream's tests
+/// read them with `sh -c env`. Every other command is busybox's.
+///
+/// `busybox` must be statically linked (Debian's `busybox-static`).
 ///
 /// # Errors
 ///
@@ -58,8 +64,9 @@ pub fn busybox_image(busybox: &Path) -> Result<ImageBuilder> {
             image = image.symlink(&format!("bin/{applet}"), "busybox");
         }
     }
+    let image = super::host::host_program(image, Path::new(SHELL), "bin/bash", "bash")?;
     Ok(image
-        .symlink("bin/sh", "busybox")
+        .symlink("bin/sh", "bash")
         // For `#!/usr/bin/env sh` scripts.
         .symlink("usr/bin/env", "../../bin/busybox")
         .file(
@@ -73,6 +80,9 @@ pub fn busybox_image(busybox: &Path) -> Result<ImageBuilder> {
         .working_dir("/")
         .cmd(vec!["sh".into()]))
 }
+
+/// The shell the busybox image runs as `sh` (Debian's bash).
+pub const SHELL: &str = "/usr/bin/bash";
 
 /// The sandbox image: [`busybox_image`] running [`PAUSE_ENTRYPOINT`].
 ///
@@ -93,8 +103,11 @@ pub enum LocalImage {
     /// [`pause_image`], the pod sandbox.
     Pause,
     /// [`agnhost_image`](super::agnhost::agnhost_image), upstream's test server (needs the
-    /// agnhost binary in the asset cache).
+    /// agnhost and coredns binaries in the asset cache).
     Agnhost,
+    /// [`coredns_image`]: the cluster's DNS server (needs the coredns binary in the asset
+    /// cache).
+    Coredns,
 }
 
 /// An archive in the cache, built by [`build_standard`] or [`LocalImage::build`].
@@ -114,8 +127,44 @@ pub fn standard_images() -> [LocalImage; 2] {
 }
 
 /// Every image the local cluster imports into its real node.
-pub fn node_images() -> [LocalImage; 3] {
-    [LocalImage::Busybox, LocalImage::Pause, LocalImage::Agnhost]
+pub fn node_images() -> [LocalImage; 4] {
+    [
+        LocalImage::Busybox,
+        LocalImage::Pause,
+        LocalImage::Agnhost,
+        LocalImage::Coredns,
+    ]
+}
+
+/// CoreDNS's image, as upstream's: the `coredns` binary as entrypoint and nothing else but
+/// `/etc/passwd` and `/etc/group`.
+///
+/// # Errors
+///
+/// If `coredns` is not a file.
+pub fn coredns_image(coredns: &Path) -> Result<ImageBuilder> {
+    if !coredns.is_file() {
+        return Err(Error::MissingTool {
+            tool: coredns.display().to_string(),
+            hint: "build it with `kube-e2e-cluster assets --all`".into(),
+        });
+    }
+    Ok(ImageBuilder::new()
+        .host_file("coredns", coredns, 0o755)
+        .file(
+            "etc/passwd",
+            "root:x:0:0:root:/:/sbin/nologin
+",
+            0o644,
+        )
+        .file(
+            "etc/group",
+            "root:x:0:
+",
+            0o644,
+        )
+        .dir("tmp", 0o1777)
+        .entrypoint(vec!["/coredns".into()]))
 }
 
 impl LocalImage {
@@ -125,6 +174,7 @@ impl LocalImage {
             LocalImage::Busybox => "busybox",
             LocalImage::Pause => "pause",
             LocalImage::Agnhost => "agnhost",
+            LocalImage::Coredns => "coredns",
         }
     }
 
@@ -144,6 +194,7 @@ impl LocalImage {
                 "localhost/kube-e2e/pause:3.10.1",
             ],
             LocalImage::Agnhost => &[AGNHOST_IMAGE],
+            LocalImage::Coredns => &[crate::dns::COREDNS_IMAGE],
         }
     }
 
@@ -160,8 +211,12 @@ impl LocalImage {
             LocalImage::Agnhost => agnhost_image(
                 busybox,
                 &cache_dir.join("bin").join(Asset::Agnhost.binary_name()),
+                &cache_dir.join("bin").join(Asset::Coredns.binary_name()),
                 &cache_dir.join("images"),
             ),
+            LocalImage::Coredns => {
+                coredns_image(&cache_dir.join("bin").join(Asset::Coredns.binary_name()))
+            }
         }
     }
 

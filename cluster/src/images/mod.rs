@@ -29,14 +29,15 @@ mod agnhost;
 mod archive;
 mod catalogue;
 mod ctr;
+mod host;
 #[cfg(test)]
 mod tests;
 
 pub use agnhost::{AGNHOST_IMAGE, AGNHOST_TOOLS, agnhost_image};
 pub use archive::{ImageBuilder, ImageInfo};
 pub use catalogue::{
-    BuiltImage, LocalImage, build_node_images, build_standard, busybox_image, node_images,
-    pause_image, standard_images,
+    BuiltImage, LocalImage, build_node_images, build_standard, busybox_image, coredns_image,
+    node_images, pause_image, standard_images,
 };
 pub use ctr::{import, list};
 

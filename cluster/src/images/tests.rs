@@ -117,11 +117,19 @@ fn the_busybox_layer_has_busybox_its_applets_and_a_sticky_tmp() {
     let (header, bytes) = &layer["bin/busybox"];
     assert_eq!(bytes, &fs::read(BUSYBOX).unwrap());
     assert_eq!(header.mode().unwrap(), 0o755);
-    for applet in ["sh", "echo", "sleep", "wget"] {
+    for applet in ["echo", "env", "sleep", "wget"] {
         let (header, _) = &layer[&format!("bin/{applet}")];
         assert_eq!(header.entry_type(), tar::EntryType::Symlink, "bin/{applet}");
         assert_eq!(header.link_name().unwrap().unwrap(), Path::new("busybox"));
     }
+    // `sh` is bash, with the loader and libraries it needs.
+    let (sh, _) = &layer["bin/sh"];
+    assert_eq!(sh.link_name().unwrap().unwrap(), Path::new("bash"));
+    assert_eq!(layer["bin/bash"].1, fs::read(SHELL).unwrap());
+    assert!(
+        layer.keys().any(|k| k.ends_with("/libc.so.6")),
+        "bash's libc is in the layer"
+    );
     assert!(!layer.contains_key("bin/bin/busybox"));
     let (tmp, _) = &layer["tmp"];
     assert_eq!(tmp.entry_type(), tar::EntryType::Directory);

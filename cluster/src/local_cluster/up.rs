@@ -299,6 +299,13 @@ impl LocalCluster {
             NODE_NAME,
             format_duration(node_started.elapsed())
         ));
+        crate::dns::deploy(&client, &self.state.components, deadline).await?;
+        progress(&format!(
+            "cluster DNS (CoreDNS {} at {}) Ready in {}",
+            crate::dns::COREDNS_VERSION,
+            crate::dns::DNS_SERVICE_IP,
+            format_duration(node_started.elapsed())
+        ));
         Ok(())
     }
 

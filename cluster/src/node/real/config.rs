@@ -116,7 +116,9 @@ authorization:
   mode: Webhook
 tlsCertFile: {serving_cert}
 tlsPrivateKeyFile: {serving_key}
-clusterDomain: cluster.local
+clusterDomain: {cluster_domain}
+clusterDNS:
+- {cluster_dns}
 resolvConf: /etc/resolv.conf
 failSwapOn: false
 oomScoreAdj: 0
@@ -144,6 +146,8 @@ podCIDR: {pod_cidr}
         pod_logs = node.pod_logs().display(),
         plugins = layout.root().join("volume-plugins").display(),
         pod_cidr = network.pod_cidr,
+        cluster_domain = crate::dns::CLUSTER_DOMAIN,
+        cluster_dns = crate::dns::DNS_SERVICE_IP,
     );
     write(&node.config("kubelet.yaml"), &kubelet)?;
 
@@ -212,5 +216,6 @@ mod tests {
             "10.244.137.0/24"
         );
         assert!(kubelet.contains("podCIDR: 10.244.137.0/24"));
+        assert!(kubelet.contains("clusterDNS:\n- 10.0.0.10\n"), "{kubelet}");
     }
 }
