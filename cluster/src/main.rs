@@ -53,6 +53,10 @@ struct UpArgs {
     /// real node).
     #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=1000))]
     simulated_nodes: Option<u32>,
+    /// How many real nodes, 1 to 9 (with `--nodes real`; default 1): each has its own network
+    /// namespace, containerd, kubelet and kube-proxy, and pods reach each other across them.
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=9))]
+    real_nodes: Option<u32>,
     /// Seconds to wait for the cluster to become ready (1 to 86400: a deadline past a day is a
     /// typo, and one past the clock's range would end the process).
     #[arg(
@@ -168,7 +172,10 @@ fn blamed_variable(e: &clap::Error) -> Option<String> {
     (!given && std::env::var_os(&var).is_some()).then_some(var)
 }
 
-fn options(cli: &Cli, up: &UpArgs) -> ClusterOptions {
+fn options(cli: &Cli, up: &UpArgs) -> anyhow::Result<ClusterOptions> {
+    if up.real_nodes.is_some() && matches!(up.nodes, Nodes::Simulated) {
+        anyhow::bail!("--real-nodes needs --nodes real (the default is --nodes simulated)");
+    }
     let mut options = ClusterOptions::new();
     options.state_dir = state_dir(cli);
     options.cache = cache(cli);
@@ -180,8 +187,9 @@ fn options(cli: &Cli, up: &UpArgs) -> ClusterOptions {
         Nodes::Simulated => 2,
         Nodes::Real => 0,
     });
+    options.real_nodes = up.real_nodes.unwrap_or(1);
     options.ready_timeout = Duration::from_secs(up.timeout);
-    options
+    Ok(options)
 }
 
 fn state_dir(cli: &Cli) -> PathBuf {
@@ -243,7 +251,7 @@ async fn up(options: &ClusterOptions) -> anyhow::Result<(LocalCluster, bool)> {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Up(args) => {
-            let options = options(&cli, args);
+            let options = options(&cli, args)?;
             let (cluster, _) = up(&options).await?;
             print_status(&cluster);
             out!("{}", cluster.kubeconfig_path().display());
@@ -338,13 +346,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(cluster) = LocalCluster::load(&dir)?
                 && cluster.state().network.is_some()
             {
-                let socket = cluster.containerd_socket();
                 let ctr = std::path::Path::new("/usr/bin/ctr");
-                for image in &built {
-                    images::import(ctr, &socket, &image.archive)?;
+                for socket in cluster.containerd_sockets() {
+                    for image in &built {
+                        images::import(ctr, &socket, &image.archive)?;
+                    }
                 }
+                let socket = cluster.containerd_socket();
                 out!(
-                    "imported into the node's containerd ({}):",
+                    "imported into every real node's containerd; the first's ({}) holds:",
                     socket.display()
                 );
                 for name in images::list(ctr, &socket)? {
@@ -356,7 +366,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { up: args, command } => {
-            let options = options(&cli, args);
+            let options = options(&cli, args)?;
             let (cluster, fresh) = up(&options).await?;
             let status = run_child(&cluster, command).await;
             if fresh {

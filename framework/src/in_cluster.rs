@@ -11,7 +11,7 @@
 //! pod that dies without the markers is reported as such.
 
 use crate::report::merge::{ShardReport, merge};
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use base64::Engine as _;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
@@ -379,7 +379,7 @@ fn unpack(tar_bytes: &[u8], dir: &Path) -> anyhow::Result<()> {
 /// Packs `binary` with its shared libraries (from `ldd`) on top of the busybox image, and
 /// imports it into the local cluster's containerd. Returns the image name.
 fn build_and_import(binary: &Path) -> anyhow::Result<String> {
-    use kube_e2e_cluster::images::{BUSYBOX, busybox_image, import};
+    use kube_e2e_cluster::images::{BUSYBOX, busybox_image, import, shared_libraries};
     let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
     let digest = sha2::Sha256::digest(&bytes);
     let tag: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
@@ -391,50 +391,21 @@ fn build_and_import(binary: &Path) -> anyhow::Result<String> {
     let state_dir = kube_e2e_cluster::default_state_dir();
     let cluster = kube_e2e_cluster::LocalCluster::load(&state_dir)?
         .with_context(|| format!("no local cluster in {}", state_dir.display()))?;
-    let socket = cluster.containerd_socket();
+    let sockets = cluster.containerd_sockets();
     ensure!(
-        socket.exists(),
-        "the local cluster in {} has no real node (no {}); start it with `--nodes real`, or set KUBE_E2E_SUITE_IMAGE",
+        sockets.first().is_some_and(|s| s.exists()),
+        "the local cluster in {} has no real node (no containerd socket); start it with `--nodes real`, or set KUBE_E2E_SUITE_IMAGE",
         state_dir.display(),
-        socket.display()
     );
     let dir = std::env::temp_dir().join(format!("kube-e2e-suite-image-{tag}"));
     std::fs::create_dir_all(&dir)?;
     let archive = dir.join("image.tar");
     image.write_oci_archive(std::slice::from_ref(&name), &archive)?;
-    import(Path::new("/usr/bin/ctr"), &socket, &archive)?;
+    for socket in &sockets {
+        import(Path::new("/usr/bin/ctr"), socket, &archive)?;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(name)
-}
-
-/// The shared libraries `ldd` lists for `binary`, the dynamic loader included.
-fn shared_libraries(binary: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let out = std::process::Command::new("ldd")
-        .arg(binary)
-        .output()
-        .context("running ldd")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        if text.contains("not a dynamic executable") {
-            return Ok(Vec::new());
-        }
-        bail!(
-            "ldd {} failed: {}",
-            binary.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(text
-        .lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            let path = match l.split_once("=>") {
-                Some((_, right)) => right.split_whitespace().next()?,
-                None => l.split_whitespace().next()?,
-            };
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .collect())
 }
 
 /// Namespace, service account and the cluster role the suite needs, bound to it.

@@ -98,6 +98,19 @@ pub fn node_clients(node: &str) -> Vec<ClientIdentity> {
     ]
 }
 
+/// Write the CA certificate (not its key) into `paths`, for a node whose files live apart
+/// from the control plane's.
+///
+/// # Errors
+/// Fails if the file cannot be written.
+pub fn write_ca_cert(paths: &PkiPaths, ca: &Authority) -> Result<()> {
+    let path = paths.ca_cert();
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    }
+    fs::write(&path, ca.certified_key().cert_pem).map_err(Error::io(&path))
+}
+
 /// Generate the real node's certificates: kubelet and kube-proxy clients and the kubelet's
 /// serving certificate for `node` at `node_ip`.
 ///

@@ -34,7 +34,10 @@ pub(super) fn host_program(
 
 /// The shared libraries (and the dynamic loader) `program` loads, as `ldd` lists them; none
 /// for a static program.
-fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>> {
+///
+/// # Errors
+/// `ldd` cannot be run, or fails on a program that is dynamic.
+pub fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>> {
     let output = Command::new("ldd")
         .arg(program)
         .output()

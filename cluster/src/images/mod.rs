@@ -40,6 +40,7 @@ pub use catalogue::{
     node_images, pause_image, standard_images,
 };
 pub use ctr::{import, list};
+pub use host::shared_libraries;
 
 /// Where Debian's `busybox-static` installs busybox.
 pub const BUSYBOX: &str = "/bin/busybox";

@@ -157,6 +157,7 @@ mod tests {
                 simulated_nodes: 0,
                 components: vec![spec.spawn().unwrap()],
                 network: None,
+                more_nodes: Vec::new(),
                 created_unix: 0,
             },
         };

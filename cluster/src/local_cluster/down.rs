@@ -35,7 +35,11 @@ impl LocalCluster {
     /// inherit containerd's runtime cgroup.
     pub(super) fn stop_everything(&self) -> Vec<String> {
         let mut stopped = Vec::new();
-        let agents = ["kube-proxy", "kubelet"];
+        let is_agent = |name: &str| {
+            ["kube-proxy", "kubelet"]
+                .iter()
+                .any(|a| name == *a || name.strip_prefix(a).is_some_and(|s| s.starts_with('-')))
+        };
         let mut stop = |component: &ComponentRecord| {
             if component.state() != ProcessState::Exited {
                 stopped.push(component.spec.name.clone());
@@ -43,31 +47,39 @@ impl LocalCluster {
             let _ = component.stop(STOP_GRACE);
         };
         for component in self.state.components.iter().rev() {
-            if agents.contains(&component.spec.name.as_str()) {
+            if is_agent(&component.spec.name) {
                 stop(component);
             }
         }
-        if let Some(network) = &self.state.network {
+        let nodes = self.real_nodes();
+        for network in &nodes {
             let pids = network.cgroup_pids();
             node::real::remove_pod_netns(&pids);
             kill_all(&pids);
         }
         for component in self.state.components.iter().rev() {
-            if !agents.contains(&component.spec.name.as_str()) {
+            if !is_agent(&component.spec.name) {
                 stop(component);
             }
         }
-        if let Some(network) = &self.state.network {
+        let layout = Layout::new(&self.state_dir);
+        for network in &nodes {
             kill_all(&network.runtime_pids());
             node::real::remove_shim_sockets(
-                &NodeLayout::new(&Layout::new(&self.state_dir)).containerd(),
+                &NodeLayout::new(&network.layout(&layout)).containerd(),
             );
+        }
+        if !nodes.is_empty() {
             node::real::unmount_under(&self.state_dir);
+        }
+        for network in &nodes {
             node::real::kill_cgroups(
                 &[network.cgroup_root.clone(), network.runtime_cgroup()],
                 CGROUP_KILL_WAIT,
             );
             network.delete();
+        }
+        if !nodes.is_empty() {
             node::real::remove_container_log_links(&self.state_dir);
         }
         stopped

@@ -29,6 +29,9 @@ pub struct ClusterOptions {
     pub nodes: NodeMode,
     /// How many simulated nodes.
     pub simulated_nodes: u32,
+    /// How many real nodes with [`NodeMode::Real`] (1 to
+    /// [`MAX_REAL_NODES`](crate::node::real::MAX_REAL_NODES)).
+    pub real_nodes: u32,
     /// How long to wait for the cluster to become ready.
     pub ready_timeout: Duration,
 }
@@ -41,6 +44,7 @@ impl ClusterOptions {
             cache: AssetCache::at_default_location(),
             nodes: NodeMode::Simulated,
             simulated_nodes: 2,
+            real_nodes: 1,
             ready_timeout: Duration::from_secs(180),
         }
     }
@@ -48,6 +52,12 @@ impl ClusterOptions {
     /// Use `dir` as the state directory.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = dir.into();
+        self
+    }
+
+    /// Use `count` real nodes (with [`NodeMode::Real`]).
+    pub fn real_nodes(mut self, count: u32) -> Self {
+        self.real_nodes = count;
         self
     }
 

@@ -30,9 +30,12 @@ pub struct ClusterState {
     pub simulated_nodes: u32,
     /// The components, in start order.
     pub components: Vec<ComponentRecord>,
-    /// The real node's network and cgroup, when it has one.
+    /// The first real node's network and cgroup, when it has one.
     #[serde(default)]
     pub network: Option<NodeNetwork>,
+    /// The other real nodes' (the second, third, …).
+    #[serde(default)]
+    pub more_nodes: Vec<NodeNetwork>,
     /// When the cluster was created (seconds since the epoch).
     pub created_unix: u64,
 }
@@ -126,9 +129,28 @@ impl LocalCluster {
         Layout::new(&self.state_dir).admin_kubeconfig()
     }
 
-    /// The real node's containerd socket (meaningful only with a real node).
+    /// The first real node's containerd socket (meaningful only with a real node).
     pub fn containerd_socket(&self) -> PathBuf {
         NodeLayout::new(&Layout::new(&self.state_dir)).containerd_socket()
+    }
+
+    /// The real nodes' networks, the first first.
+    pub fn real_nodes(&self) -> Vec<&NodeNetwork> {
+        self.state
+            .network
+            .iter()
+            .chain(self.state.more_nodes.iter())
+            .collect()
+    }
+
+    /// Every real node's containerd socket: where an image must be imported for pods on any
+    /// real node to find it.
+    pub fn containerd_sockets(&self) -> Vec<PathBuf> {
+        let layout = Layout::new(&self.state_dir);
+        self.real_nodes()
+            .into_iter()
+            .map(|n| NodeLayout::new(&n.layout(&layout)).containerd_socket())
+            .collect()
     }
 
     /// The API server's URL.

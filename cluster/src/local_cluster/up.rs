@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::images;
 use crate::layout::{Layout, NodeLayout};
 use crate::node;
-use crate::node::real::{NODE_NAME, NodeNetwork};
+use crate::node::real::NodeNetwork;
 use crate::process::{ComponentRecord, ProcessState};
 use crate::readiness;
 use crate::report::format_duration;
@@ -137,11 +137,12 @@ impl LocalCluster {
         clear_leftovers(state_dir)?;
         let ports = Ports::reserve()?;
         let layout = Layout::new(state_dir);
-        let network = if real {
-            Some(NodeNetwork::choose(state_dir)?)
+        let networks = if real {
+            NodeNetwork::choose(state_dir, options.real_nodes)?
         } else {
-            None
+            Vec::new()
         };
+        let network = networks.first().cloned();
         let extra_ips: Vec<IpAddr> = network.iter().map(|n| IpAddr::V4(n.host_ip)).collect();
         let ca = pki::generate_control_plane(&layout.pki(), &extra_ips)?;
         // The API server listens where the node reaches it (see `components`), so every client
@@ -156,15 +157,20 @@ impl LocalCluster {
             &api_host,
             &pki::control_plane_clients(),
         )?;
-        if let Some(network) = &network {
-            pki::generate_node(&layout.pki(), &ca, NODE_NAME, IpAddr::V4(network.node_ip))?;
-            let host = network.host_ip.to_string();
+        for node in &networks {
+            // Every node reaches the API server at the first node's host address: the host
+            // owns it, whichever link a packet comes in on.
+            let own = node.layout(&layout);
+            if node.ordinal > 1 {
+                pki::write_ca_cert(&own.pki(), &ca)?;
+            }
+            pki::generate_node(&own.pki(), &ca, &node.name, IpAddr::V4(node.node_ip))?;
             kubeconfig::write_for_clients(
-                &layout,
+                &own,
                 &ca,
                 &ports,
-                &host,
-                &pki::node_clients(NODE_NAME),
+                &api_host,
+                &pki::node_clients(&node.name),
             )?;
         }
         let mut cluster = LocalCluster {
@@ -176,6 +182,7 @@ impl LocalCluster {
                 simulated_nodes: options.simulated_nodes,
                 components: Vec::new(),
                 network: network.clone(),
+                more_nodes: networks.iter().skip(1).cloned().collect(),
                 created_unix: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.as_secs())
@@ -202,9 +209,11 @@ impl LocalCluster {
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<UpOutcome> {
         let advertise = self.state.network.as_ref().map(|n| n.host_ip);
-        if let Some(network) = &self.state.network {
-            // Before the control plane: the API server binds the host end of the veth pair.
-            network.create()?;
+        let nodes: Vec<NodeNetwork> = self.real_nodes().into_iter().cloned().collect();
+        for network in &nodes {
+            // Before the control plane: the API server binds the host end of the first veth
+            // pair. With more than one node the host forwards between them.
+            network.create(nodes.len() > 1)?;
             network.create_cgroups()?;
         }
         let specs = components::control_plane(&options.cache, layout, &self.state.ports, advertise);
@@ -240,18 +249,18 @@ impl LocalCluster {
         let client = self.client().await?;
         let real = self.state.network.is_some();
         node::simulated::ensure_simulated(&client, options.simulated_nodes, real).await?;
-        if let Some(network) = self.state.network.clone() {
-            self.start_node(options, layout, &network, deadline, progress)
+        for network in &nodes {
+            self.start_node(options, layout, network, deadline, progress)
                 .await?;
         }
-        let node_count = options.simulated_nodes + u32::from(real);
+        let node_count = options.simulated_nodes + nodes.len() as u32;
         readiness::wait_for_nodes(&client, node_count, &self.state.components, deadline).await?;
         readiness::wait_for_default_service_account(&client, &self.state.components, deadline)
             .await?;
         let nodes_ready = started.elapsed();
         progress(&format!(
             "{node_count} node(s) Ready ({} real) and default ServiceAccount created in {}",
-            u32::from(real),
+            nodes.len(),
             format_duration(nodes_ready)
         ));
         Ok(UpOutcome::Started {
@@ -269,6 +278,7 @@ impl LocalCluster {
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<()> {
         let node_started = Instant::now();
+        let layout = &network.layout(layout);
         node::real::write_configs(layout, network, images::SANDBOX_IMAGE)?;
         let containerd = node::real::containerd_spec(layout, network);
         self.state.components.push(containerd.spawn()?);
@@ -284,7 +294,8 @@ impl LocalCluster {
             )?;
         }
         progress(&format!(
-            "containerd up and {} image(s) imported in {}",
+            "{}: containerd up and {} image(s) imported in {}",
+            network.name,
             built.len(),
             format_duration(node_started.elapsed())
         ));
@@ -293,19 +304,21 @@ impl LocalCluster {
             self.save()?;
         }
         let client = self.client().await?;
-        readiness::wait_for_node(&client, NODE_NAME, &self.state.components, deadline).await?;
+        readiness::wait_for_node(&client, &network.name, &self.state.components, deadline).await?;
         progress(&format!(
             "real node {} Ready in {}",
-            NODE_NAME,
+            network.name,
             format_duration(node_started.elapsed())
         ));
-        crate::dns::deploy(&client, &self.state.components, deadline).await?;
-        progress(&format!(
-            "cluster DNS (CoreDNS {} at {}) Ready in {}",
-            crate::dns::COREDNS_VERSION,
-            crate::dns::DNS_SERVICE_IP,
-            format_duration(node_started.elapsed())
-        ));
+        if network.ordinal == 1 {
+            crate::dns::deploy(&client, &self.state.components, deadline).await?;
+            progress(&format!(
+                "cluster DNS (CoreDNS {} at {}) Ready in {}",
+                crate::dns::COREDNS_VERSION,
+                crate::dns::DNS_SERVICE_IP,
+                format_duration(node_started.elapsed())
+            ));
+        }
         Ok(())
     }
 

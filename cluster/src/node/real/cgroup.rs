@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::network::{NodeNetwork, cgroup_root_for};
+use super::network::{MAX_REAL_NODES, NodeNetwork, cgroup_root_of};
 use crate::error::{Error, Result};
 
 impl NodeNetwork {
@@ -75,12 +75,16 @@ impl NodeNetwork {
     }
 }
 
-/// The cgroups a real node of the cluster in `state_dir` would have (pods, runtime), derived
-/// from the directory as [`NodeNetwork::choose`] derives them.
-pub fn cgroups_for(state_dir: &Path) -> [String; 2] {
-    let root = cgroup_root_for(state_dir);
-    let runtime = runtime_cgroup_of(&root);
-    [root, runtime]
+/// The cgroups the real nodes of the cluster in `state_dir` would have (pods and runtime of
+/// each possible node), derived from the directory as [`NodeNetwork::choose`] derives them.
+pub fn cgroups_for(state_dir: &Path) -> Vec<String> {
+    (1..=MAX_REAL_NODES)
+        .flat_map(|ordinal| {
+            let root = cgroup_root_of(state_dir, ordinal);
+            let runtime = runtime_cgroup_of(&root);
+            [root, runtime]
+        })
+        .collect()
 }
 
 /// SIGKILL every process in `cgroups` (in every hierarchy, subtrees included) until none is

@@ -3,18 +3,19 @@
 
 use std::path::PathBuf;
 
-use super::NODE_NAME;
 use super::network::NodeNetwork;
 use crate::assets::{Asset, AssetCache};
 use crate::layout::{Layout, NodeLayout};
 use crate::process::ComponentSpec;
 
 /// The node's processes, in start order: containerd, then (after images are imported)
-/// kubelet and kube-proxy. All run in the node's network namespace.
+/// kubelet and kube-proxy. All run in the node's network namespace, with the node's own
+/// `layout` ([`NodeNetwork::layout`]); names carry the node's
+/// [suffix](NodeNetwork::component_suffix).
 pub fn containerd_spec(layout: &Layout, network: &NodeNetwork) -> ComponentSpec {
     let node = NodeLayout::new(layout);
     ComponentSpec {
-        name: "containerd".into(),
+        name: format!("containerd{}", network.component_suffix()),
         binary: PathBuf::from("/usr/bin/containerd"),
         args: vec![
             "--config".into(),
@@ -36,12 +37,12 @@ pub fn agent_specs(
     let node = NodeLayout::new(layout);
     vec![
         ComponentSpec {
-            name: "kubelet".into(),
+            name: format!("kubelet{}", network.component_suffix()),
             binary: cache.path(Asset::Kubelet),
             args: vec![
                 format!("--config={}", node.config("kubelet.yaml").display()),
                 format!("--kubeconfig={}", layout.kubeconfig("kubelet").display()),
-                format!("--hostname-override={NODE_NAME}"),
+                format!("--hostname-override={}", network.name),
                 format!("--node-ip={}", network.node_ip),
                 format!("--root-dir={}", node.kubelet_root().display()),
                 "--v=1".into(),
@@ -52,7 +53,7 @@ pub fn agent_specs(
             cgroups: Vec::new(),
         },
         ComponentSpec {
-            name: "kube-proxy".into(),
+            name: format!("kube-proxy{}", network.component_suffix()),
             binary: cache.path(Asset::KubeProxy),
             args: vec![format!(
                 "--config={}",

@@ -6,7 +6,6 @@
 use std::fs;
 use std::path::Path;
 
-use super::NODE_NAME;
 use super::network::NodeNetwork;
 use crate::control_plane::components::POD_CIDR;
 use crate::error::{Error, Result};
@@ -53,7 +52,8 @@ state = "{state}"
     )
 }
 
-/// Write the node's configuration files (containerd, CNI, kubelet, kube-proxy).
+/// Write the node's configuration files (containerd, CNI, kubelet, kube-proxy) into `layout`,
+/// the node's own ([`NodeNetwork::layout`]).
 ///
 /// # Errors
 /// Fails if a file cannot be written.
@@ -73,7 +73,9 @@ pub fn write_configs(layout: &Layout, network: &NodeNetwork, sandbox_image: &str
                 "type": "bridge",
                 "bridge": "cni0",
                 "isGateway": true,
-                "ipMasq": true,
+                // Every address a pod talks to routes back to the pod: the host routes each
+                // node's pod range to its node, so other nodes' pods see the pod's own address.
+                "ipMasq": false,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",
@@ -156,7 +158,7 @@ podCIDR: {pod_cidr}
 kind: KubeProxyConfiguration
 clientConnection:
   kubeconfig: {kubeconfig}
-hostnameOverride: {NODE_NAME}
+hostnameOverride: {node_name}
 mode: iptables
 clusterCIDR: {POD_CIDR}
 bindAddress: {node_ip}
@@ -170,6 +172,7 @@ healthzBindAddress: 127.0.0.1:10256
 "#,
         kubeconfig = layout.kubeconfig("kube-proxy").display(),
         node_ip = network.node_ip,
+        node_name = network.name,
     );
     write(&node.config("kube-proxy.yaml"), &proxy)?;
     Ok(())
@@ -193,6 +196,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let network = NodeNetwork {
+            name: "kube-e2e-node-3".into(),
+            ordinal: 3,
             netns: "kube-e2e-x".into(),
             host_link: "ke2ex".into(),
             host_ip: Ipv4Addr::new(172, 30, 9, 1),
@@ -217,5 +222,10 @@ mod tests {
         );
         assert!(kubelet.contains("podCIDR: 10.244.137.0/24"));
         assert!(kubelet.contains("clusterDNS:\n- 10.0.0.10\n"), "{kubelet}");
+        let proxy = fs::read_to_string(node.config("kube-proxy.yaml")).unwrap();
+        assert!(
+            proxy.contains("hostnameOverride: kube-e2e-node-3"),
+            "{proxy}"
+        );
     }
 }

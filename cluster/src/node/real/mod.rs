@@ -34,7 +34,7 @@ mod teardown;
 pub use cgroup::{cgroup_hierarchies, cgroups_for, kill_cgroups};
 pub use components::{agent_specs, containerd_spec};
 pub use config::{containerd_config, write_configs};
-pub use network::NodeNetwork;
+pub use network::{MAX_REAL_NODES, NodeNetwork, node_name};
 pub use packages::{PACKAGES, ensure_packages};
 pub use teardown::{
     mounts_under, remove_container_log_links, remove_pod_netns, remove_shim_sockets, shim_sockets,
