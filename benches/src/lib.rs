@@ -2,6 +2,8 @@
 //! benchmark, which needs no cluster, is `runner/benches/runner.rs`). This library builds the suites the
 //! benchmarks measure, so tests can check them too.
 
+pub mod junit;
+
 use kube_e2e::Registry;
 use kube_e2e::prelude::*;
 

@@ -232,3 +232,57 @@ fn two_shards_in_the_cluster_cover_each_spec_once() {
         "{log}"
     );
 }
+
+/// On a cluster whose nodes are all simulated by kwok (pods never run a container), the pod
+/// specs skip at once, each with the reason, instead of waiting out their timeouts; the API
+/// specs still run. The cluster is one of the test's own.
+#[test]
+fn pod_specs_skip_at_once_on_a_cluster_of_simulated_nodes() {
+    let _one = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let base = tempfile::tempdir().unwrap();
+    let state_dir = base.path().join("kwok");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let options = kube_e2e_cluster::ClusterOptions::new()
+        .state_dir(&state_dir)
+        .simulated_nodes(2);
+    let (cluster, _) = runtime
+        .block_on(kube_e2e_cluster::LocalCluster::up(&options, &mut |l| {
+            eprintln!("{l}")
+        }))
+        .expect("a simulated-only cluster starts");
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(suite_binary())
+        .args([
+            "--focus",
+            r"\[sig-node\] (Pods|Containers) ",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .output()
+        .expect("running the conformance suite");
+    let took = started.elapsed();
+    let down = kube_e2e_cluster::LocalCluster::down(&state_dir);
+    assert!(out.status.success(), "{}", text(&out));
+    down.expect("the simulated-only cluster stops");
+    let cases = junit_cases(dir.path());
+    assert!(cases.len() >= 5, "{cases:?}");
+    for (name, status) in &cases {
+        match status {
+            TestCaseStatus::Skipped { message, .. } => {
+                let message = message.as_deref().unwrap_or_default();
+                assert!(
+                    message.contains("needs at least 1 node(s) that run containers")
+                        && message.contains("2 simulated by kwok"),
+                    "{name}: {message}"
+                );
+            }
+            other => panic!("{name} should skip, got {other:?}"),
+        }
+    }
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "skipping took {took:?}: the specs waited instead of skipping at once"
+    );
+}

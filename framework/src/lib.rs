@@ -99,7 +99,7 @@ pub mod prelude {
     pub use crate::pod::{PodBuilder, restricted_pod};
     pub use crate::skip::{
         skip, skip_if, skip_unless_feature_gate, skip_unless_node_count_at_least,
-        skip_unless_server_version_at_least,
+        skip_unless_real_nodes, skip_unless_server_version_at_least,
     };
     pub use crate::spec::conformance::ConformanceMeta;
     pub use crate::spec::container::Container;

@@ -39,6 +39,11 @@ use support::{fixture, labelled, try_leftovers};
 const HARD_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a run's namespaces, objects, processes and mounts get to go away after it ended.
 const SETTLE: Duration = Duration::from_secs(120);
+/// The same after the control plane lost a component: kube-controller-manager's controllers
+/// (namespace deletion, PVC protection) back off exponentially while the API server is away,
+/// and a namespace's deletion can then take minutes (seen: up to about 4 in a 20-run soak). The
+/// bound is upstream's own for a namespace's deletion (`DefaultNamespaceDeletionTimeout`).
+const SETTLE_AFTER_OUTAGE: Duration = Duration::from_secs(600);
 /// Environment variable naming the run, inherited by everything the child starts.
 const MARKER: &str = "KUBE_E2E_FAULT_RUN";
 
@@ -229,6 +234,8 @@ struct Tally {
     crashes: u32,
     wrong_exits: u32,
     slowest: Duration,
+    /// The longest a run's namespaces and objects took to go after the run ended.
+    slowest_cleanup: Duration,
     /// The cell's runs and its wait for mounts to go.
     wall: Duration,
 }
@@ -262,7 +269,8 @@ struct Pending {
     cell: &'static str,
     id: String,
     tail: String,
-    leftovers: tokio::task::JoinHandle<Vec<String>>,
+    settle: Duration,
+    leftovers: tokio::task::JoinHandle<(Vec<String>, Duration)>,
 }
 
 impl Matrix {
@@ -370,11 +378,16 @@ impl Matrix {
         }
         // The run's namespaces and objects go while the next runs go on; `settle` collects.
         let (client, run) = (self.client.clone(), id.to_string());
+        let settle = match cell {
+            "API server killed" | "etcd restarted" => SETTLE_AFTER_OUTAGE,
+            _ => SETTLE,
+        };
         self.pending.push(Pending {
             cell,
             id: id.to_string(),
             tail,
-            leftovers: tokio::spawn(async move { settled_leftovers(&client, &run).await }),
+            settle,
+            leftovers: tokio::spawn(async move { settled_leftovers(&client, &run, settle).await }),
         });
     }
 
@@ -435,7 +448,9 @@ impl Matrix {
     /// Waits for the leftover checks of every run so far.
     async fn collect_leftovers(&mut self) {
         for pending in std::mem::take(&mut self.pending) {
-            let left = pending.leftovers.await.expect("the leftover check");
+            let (left, took) = pending.leftovers.await.expect("the leftover check");
+            let tally = self.tally(pending.cell);
+            tally.slowest_cleanup = tally.slowest_cleanup.max(took);
             if !left.is_empty() {
                 eprintln!(
                     "[{}] run {}: left behind {left:?}",
@@ -447,7 +462,7 @@ impl Matrix {
                 let what = format!(
                     "leak: left behind after {}s: {left:?}; namespaces: {states}\n\
                      --- what kube-controller-manager logged about them ---\n{said}",
-                    SETTLE.as_secs()
+                    pending.settle.as_secs()
                 );
                 self.fail(pending.cell, &pending.id, &what, &pending.tail);
             }
@@ -714,18 +729,26 @@ impl Matrix {
             self.seed, self.repeat
         )];
         lines.push(format!(
-            "  {:<22} {:>5} {:>6} {:>8} {:>11} {:>12} {:>7}",
-            "cell", "runs", "leaks", "crashes", "wrong exit", "slowest run", "cell"
+            "  {:<22} {:>5} {:>6} {:>8} {:>11} {:>12} {:>16} {:>7}",
+            "cell",
+            "runs",
+            "leaks",
+            "crashes",
+            "wrong exit",
+            "slowest run",
+            "slowest cleanup",
+            "cell"
         ));
         for (name, t) in &self.tallies {
             lines.push(format!(
-                "  {:<22} {:>5} {:>6} {:>8} {:>11} {:>11.1}s {:>6.0}s",
+                "  {:<22} {:>5} {:>6} {:>8} {:>11} {:>11.1}s {:>15.1}s {:>6.0}s",
                 name,
                 t.runs,
                 t.leaks,
                 t.crashes,
                 t.wrong_exits,
                 t.slowest.as_secs_f64(),
+                t.slowest_cleanup.as_secs_f64(),
                 t.wall.as_secs_f64()
             ));
         }
@@ -733,16 +756,21 @@ impl Matrix {
     }
 }
 
-/// The run's labelled objects still there once their deletion has had [`SETTLE`].
-async fn settled_leftovers(client: &kube::Client, id: &str) -> Vec<String> {
+/// The run's labelled objects still there once their deletion has had `settle`, and how long
+/// the check took.
+async fn settled_leftovers(
+    client: &kube::Client,
+    id: &str,
+    settle: Duration,
+) -> (Vec<String>, Duration) {
     let started = Instant::now();
     loop {
         // A list fails while the API server is away (another cell's run may have it down).
         let left = try_leftovers(client, id)
             .await
             .unwrap_or_else(|e| vec![format!("(list failed: {e})")]);
-        if left.is_empty() || started.elapsed() > SETTLE {
-            return left;
+        if left.is_empty() || started.elapsed() > settle {
+            return (left, started.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -3,7 +3,7 @@
 //! messages, logs, restart policies and security contexts.
 
 use crate::support::{
-    logs, object, one_shot, output_of, phase, pod, run_to_end, sh, terminated,
+    logs, needs_real_node, object, one_shot, output_of, phase, pod, run_to_end, sh, terminated,
     wait_for_waiting_reason,
 };
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
@@ -630,22 +630,27 @@ pub fn specs(s: &mut Container) {
     s.tagged(sig("node"), |s| {
         s.describe("Pods", |s| {
             s.framework("pods");
+            needs_real_node(s);
             pods(s);
         });
         s.describe("Pods environment", |s| {
             s.framework("pod-env");
+            needs_real_node(s);
             environment(s);
         });
         s.describe("Containers", |s| {
             s.framework("containers");
+            needs_real_node(s);
             containers(s);
         });
         s.describe("Restart policy", |s| {
             s.framework("restart");
+            needs_real_node(s);
             restarts(s);
         });
         s.describe("Security Context", |s| {
             s.framework("security-context");
+            needs_real_node(s);
             security_context(s);
         });
     });

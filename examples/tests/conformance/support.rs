@@ -10,6 +10,12 @@ use kube_e2e::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+/// Skips each spec of `s` at once, with the reason, when no node runs containers (a cluster of
+/// kwok-simulated nodes only): their pods would never run. Call it after `s.framework(…)`.
+pub fn needs_real_node(s: &mut Container) {
+    s.before_each(|cx| async move { skip_unless_real_nodes(cx.framework()?.client(), 1).await });
+}
+
 /// Deserializes an object written as JSON.
 pub fn object<K: DeserializeOwned>(value: Value) -> anyhow::Result<K> {
     serde_json::from_value(value).context("building an object from JSON")
