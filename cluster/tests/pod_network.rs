@@ -361,3 +361,68 @@ async fn an_aggregated_api_served_by_a_pod_answers_through_the_api_server() {
         std::panic::resume_unwind(panic);
     }
 }
+
+#[tokio::test]
+async fn upstreams_httpd_and_nginx_images_serve_their_pages() {
+    let client = client().await;
+    let ns = namespace(&client, "web-images").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let mut servers = Vec::new();
+    for (name, image) in [
+        ("httpd", "registry.k8s.io/e2e-test-images/httpd:2.4.38-4"),
+        (
+            "httpd-new",
+            "registry.k8s.io/e2e-test-images/httpd:2.4.39-4",
+        ),
+        ("nginx", "registry.k8s.io/e2e-test-images/nginx:1.14-4"),
+        ("nginx-new", "registry.k8s.io/e2e-test-images/nginx:1.15-4"),
+    ] {
+        // The images' own commands: no command or args given.
+        let spec = json!({"containers": [{"name": "web", "image": image,
+            "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1}}]});
+        pods.create(&PostParams::default(), &pod(name, spec))
+            .await
+            .unwrap();
+        servers.push(name);
+    }
+    let visitor = json!({"restartPolicy": "Never", "containers": [agnhost("visitor", &["pause"])]});
+    pods.create(&PostParams::default(), &pod("visitor", visitor))
+        .await
+        .unwrap();
+    phase_of(&pods, "visitor", "Running", 120).await;
+    for name in servers {
+        let running = phase_of(&pods, name, "Running", 120).await;
+        let ip = running.status.unwrap().pod_ip.unwrap();
+        let wanted = if name.starts_with("httpd") {
+            "<h1>It works!</h1>"
+        } else {
+            "<h1>Welcome to nginx!</h1>"
+        };
+        let page = eventually(&format!("{name} to serve its page"), 60, || {
+            let (pods, ip) = (pods.clone(), ip.clone());
+            async move {
+                let mut attached = pods
+                    .exec(
+                        "visitor",
+                        ["curl", "-s", "--max-time", "3", &format!("http://{ip}/")],
+                        &kube::api::AttachParams::default(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut stdout = attached.stdout().ok_or("no stdout")?;
+                let mut out = String::new();
+                tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut out)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _ = attached.join().await;
+                Ok(out.contains(wanted).then_some(out))
+            }
+        })
+        .await;
+        assert!(page.contains(wanted), "{name}: {page}");
+        // Their access logs go to the container's stdout, as upstream's images do.
+        let logs = pods.logs(name, &LogParams::default()).await.unwrap();
+        assert!(logs.contains("GET / HTTP/1.1"), "{name} logs:\n{logs}");
+    }
+    drop_namespace(&client, &ns).await;
+}

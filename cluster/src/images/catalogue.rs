@@ -108,6 +108,12 @@ pub enum LocalImage {
     /// [`coredns_image`]: the cluster's DNS server (needs the coredns binary in the asset
     /// cache).
     Coredns,
+    /// [`httpd_image`](super::debian::httpd_image): upstream's httpd test image, from
+    /// Debian's Apache.
+    Httpd,
+    /// [`nginx_image`](super::debian::nginx_image): upstream's nginx test image, from Debian's
+    /// nginx.
+    Nginx,
 }
 
 /// An archive in the cache, built by [`build_standard`] or [`LocalImage::build`].
@@ -127,12 +133,14 @@ pub fn standard_images() -> [LocalImage; 2] {
 }
 
 /// Every image the local cluster imports into its real node.
-pub fn node_images() -> [LocalImage; 4] {
+pub fn node_images() -> [LocalImage; 6] {
     [
         LocalImage::Busybox,
         LocalImage::Pause,
         LocalImage::Agnhost,
         LocalImage::Coredns,
+        LocalImage::Httpd,
+        LocalImage::Nginx,
     ]
 }
 
@@ -175,6 +183,8 @@ impl LocalImage {
             LocalImage::Pause => "pause",
             LocalImage::Agnhost => "agnhost",
             LocalImage::Coredns => "coredns",
+            LocalImage::Httpd => "httpd",
+            LocalImage::Nginx => "nginx",
         }
     }
 
@@ -195,6 +205,8 @@ impl LocalImage {
             ],
             LocalImage::Agnhost => &[AGNHOST_IMAGE],
             LocalImage::Coredns => &[crate::dns::COREDNS_IMAGE],
+            LocalImage::Httpd => super::debian::HTTPD_IMAGES,
+            LocalImage::Nginx => super::debian::NGINX_IMAGES,
         }
     }
 
@@ -217,6 +229,8 @@ impl LocalImage {
             LocalImage::Coredns => {
                 coredns_image(&cache_dir.join("bin").join(Asset::Coredns.binary_name()))
             }
+            LocalImage::Httpd => super::debian::httpd_image(busybox, cache_dir),
+            LocalImage::Nginx => super::debian::nginx_image(busybox, cache_dir),
         }
     }
 

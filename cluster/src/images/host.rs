@@ -62,7 +62,7 @@ pub fn shared_libraries(program: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The absolute paths in `ldd` output: `name => /path (0x…)` and `/path (0x…)` lines.
-fn parse_ldd(text: &str) -> Vec<PathBuf> {
+pub(super) fn parse_ldd(text: &str) -> Vec<PathBuf> {
     text.lines()
         .filter_map(|line| {
             let line = line.trim();

@@ -29,6 +29,7 @@ mod agnhost;
 mod archive;
 mod catalogue;
 mod ctr;
+mod debian;
 mod host;
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,7 @@ pub use catalogue::{
     node_images, pause_image, standard_images,
 };
 pub use ctr::{import, list};
+pub use debian::{HTTPD_IMAGES, NGINX_IMAGES, httpd_image, nginx_image, unpacked};
 pub use host::shared_libraries;
 
 /// Where Debian's `busybox-static` installs busybox.
