@@ -124,5 +124,22 @@ async fn cluster_dns_serves_services_pods_external_names_and_the_search_path() {
         "status=status: NXDOMAIN",
     )
     .await;
+    // Upstream's DNS query image answers the same, with `getent` (libc's resolver) too.
+    let jessie = json!({"restartPolicy": "Never", "containers": [{"name": "q",
+        "image": "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7",
+        "command": ["sh", "-c", "dig +short +search web; getent hosts web | cut -d' ' -f1"]}]});
+    pods.create(&PostParams::default(), &pod("jessie", jessie))
+        .await
+        .unwrap();
+    phase_of(&pods, "jessie", "Succeeded", 120).await;
+    let logs = pods
+        .logs("jessie", &kube::api::LogParams::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        vec![cluster_ip.as_str(), cluster_ip.as_str()],
+        "{logs}"
+    );
     drop_namespace(&client, &ns).await;
 }

@@ -90,6 +90,32 @@ pub fn agnhost_image(
     Ok(image)
 }
 
+/// The name upstream's e2e image manifest gives the DNS query image (Debian jessie with
+/// dnsutils) in Kubernetes 1.34.
+pub const JESSIE_DNSUTILS_IMAGE: &str = "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7";
+
+/// Upstream's DNS query image, as its DNS tests use it: [`busybox_image`] with this machine's
+/// `dig`, `nslookup` and `getent` (Debian bookworm's, not jessie's). The tests run shell loops
+/// of `dig +search …`, `getent hosts …` and `hostname -i` in it.
+///
+/// # Errors
+///
+/// As [`busybox_image`], and if a tool is missing (the error names its Debian package).
+pub fn jessie_dnsutils_image(busybox: &Path) -> Result<ImageBuilder> {
+    let mut image = busybox_image(busybox)?.env(
+        "PATH",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    );
+    for (host, in_image, package) in [
+        ("/usr/bin/dig", "/usr/bin/dig", "bind9-dnsutils"),
+        ("/usr/bin/nslookup", "/usr/bin/nslookup", "bind9-dnsutils"),
+        ("/usr/bin/getent", "/usr/bin/getent", "libc-bin"),
+    ] {
+        image = host_program(image, Path::new(host), in_image, package)?;
+    }
+    Ok(image)
+}
+
 /// The self-signed `localhost` certificate and key porter serves TLS with, made in `dir` once.
 fn porter_key_pair(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let (crt, key) = (dir.join("localhost.crt"), dir.join("localhost.key"));

@@ -114,6 +114,9 @@ pub enum LocalImage {
     /// [`nginx_image`](super::debian::nginx_image): upstream's nginx test image, from Debian's
     /// nginx.
     Nginx,
+    /// [`jessie_dnsutils_image`](super::agnhost::jessie_dnsutils_image): the DNS query
+    /// image of upstream's DNS tests.
+    JessieDnsutils,
 }
 
 /// An archive in the cache, built by [`build_standard`] or [`LocalImage::build`].
@@ -133,7 +136,7 @@ pub fn standard_images() -> [LocalImage; 2] {
 }
 
 /// Every image the local cluster imports into its real node.
-pub fn node_images() -> [LocalImage; 6] {
+pub fn node_images() -> [LocalImage; 7] {
     [
         LocalImage::Busybox,
         LocalImage::Pause,
@@ -141,6 +144,7 @@ pub fn node_images() -> [LocalImage; 6] {
         LocalImage::Coredns,
         LocalImage::Httpd,
         LocalImage::Nginx,
+        LocalImage::JessieDnsutils,
     ]
 }
 
@@ -185,6 +189,7 @@ impl LocalImage {
             LocalImage::Coredns => "coredns",
             LocalImage::Httpd => "httpd",
             LocalImage::Nginx => "nginx",
+            LocalImage::JessieDnsutils => "jessie-dnsutils",
         }
     }
 
@@ -207,6 +212,7 @@ impl LocalImage {
             LocalImage::Coredns => &[crate::dns::COREDNS_IMAGE],
             LocalImage::Httpd => super::debian::HTTPD_IMAGES,
             LocalImage::Nginx => super::debian::NGINX_IMAGES,
+            LocalImage::JessieDnsutils => &[super::agnhost::JESSIE_DNSUTILS_IMAGE],
         }
     }
 
@@ -231,6 +237,7 @@ impl LocalImage {
             }
             LocalImage::Httpd => super::debian::httpd_image(busybox, cache_dir),
             LocalImage::Nginx => super::debian::nginx_image(busybox, cache_dir),
+            LocalImage::JessieDnsutils => super::agnhost::jessie_dnsutils_image(busybox),
         }
     }
 

@@ -20,7 +20,7 @@ pub(super) fn host_program(
         return Err(Error::MissingTool {
             tool: host.display().to_string(),
             hint: format!(
-                "the agnhost image carries it; install it with `apt-get install {package}`"
+                "an image of the local cluster carries it; install it with `apt-get install {package}`"
             ),
         });
     }

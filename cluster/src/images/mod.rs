@@ -34,7 +34,9 @@ mod host;
 #[cfg(test)]
 mod tests;
 
-pub use agnhost::{AGNHOST_IMAGE, AGNHOST_TOOLS, agnhost_image};
+pub use agnhost::{
+    AGNHOST_IMAGE, AGNHOST_TOOLS, JESSIE_DNSUTILS_IMAGE, agnhost_image, jessie_dnsutils_image,
+};
 pub use archive::{ImageBuilder, ImageInfo};
 pub use catalogue::{
     BuiltImage, LocalImage, build_node_images, build_standard, busybox_image, coredns_image,
