@@ -41,11 +41,15 @@ static FAILURE: LazyLock<Regex> = LazyLock::new(|| {
 static SKIPPED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"<skipped(\s+message="([^"]*)")?"#).unwrap());
 
-/// The specs of a ginkgo JUnit report (`--junit-report`), suite set-up nodes included as ginkgo
-/// writes them.
+/// The specs of a ginkgo JUnit report (`--junit-report`): the `[It] …` test cases; the suite's
+/// set-up and tear-down nodes (`[SynchronizedBeforeSuite]`, `[ReportAfterSuite] …`) are left out.
 pub fn parse_junit(xml: &str) -> Vec<Case> {
     TESTCASE
         .captures_iter(xml)
+        .filter(|c| {
+            let attrs = c.get(1).map_or("", |m| m.as_str());
+            attrs.contains(r#"name="[It] "#)
+        })
         .map(|c| {
             let attrs = c.get(1).map_or("", |m| m.as_str());
             let body = c.get(3).map_or("", |m| m.as_str());
@@ -133,16 +137,16 @@ mod tests {
 <testsuites tests="5" failures="1">
   <testsuite name="Kubernetes e2e suite" tests="5">
     <testcase name="[SynchronizedBeforeSuite]" classname="Kubernetes e2e suite" status="passed" time="1.2"></testcase>
-    <testcase name="[sig-node] Pods should be submitted and removed [Conformance]" classname="Kubernetes e2e suite" status="passed" time="3.1">
+    <testcase name="[It] [sig-node] Pods should be submitted and removed [Conformance]" classname="Kubernetes e2e suite" status="passed" time="3.1">
       <system-err>log &amp; lines</system-err>
     </testcase>
-    <testcase name="[sig-apps] Deployment should run httpd [Conformance]" classname="Kubernetes e2e suite" status="failed" time="300">
+    <testcase name="[It] [sig-apps] Deployment should run httpd [Conformance]" classname="Kubernetes e2e suite" status="failed" time="300">
       <failure message="[FAILED] pod never ran" type="failed">[FAILED] waiting for pod: Back-off pulling image &quot;registry.k8s.io/e2e-test-images/httpd:2.4.38-4&quot;: ErrImagePull&#xA;more</failure>
     </testcase>
-    <testcase name="[sig-scheduling] spreads across 3 nodes [Conformance]" classname="Kubernetes e2e suite" status="skipped" time="0.1">
+    <testcase name="[It] [sig-scheduling] spreads across 3 nodes [Conformance]" classname="Kubernetes e2e suite" status="skipped" time="0.1">
       <skipped message="skipped - Requires at least 3 nodes (not 2)"></skipped>
     </testcase>
-    <testcase name="[sig-storage] not focused" classname="Kubernetes e2e suite" status="skipped" time="0">
+    <testcase name="[It] [sig-storage] not focused" classname="Kubernetes e2e suite" status="skipped" time="0">
       <skipped message="skipped"></skipped>
     </testcase>
   </testsuite>
@@ -156,24 +160,23 @@ mod tests {
             outcomes,
             vec![
                 Outcome::Passed,
-                Outcome::Passed,
                 Outcome::Failed,
                 Outcome::SkippedAtRunTime,
                 Outcome::NotSelected
             ]
         );
         assert_eq!(
-            cases[2].name,
-            "[sig-apps] Deployment should run httpd [Conformance]"
+            cases[1].name,
+            "[It] [sig-apps] Deployment should run httpd [Conformance]"
         );
         assert!(
-            cases[2]
+            cases[1]
                 .message
                 .starts_with("[FAILED] waiting for pod: Back-off pulling image \"registry.k8s.io"),
             "{}",
-            cases[2].message
+            cases[1].message
         );
-        assert!(cases[3].message.contains("Requires at least 3 nodes"));
+        assert!(cases[2].message.contains("Requires at least 3 nodes"));
     }
 
     #[test]
@@ -198,7 +201,7 @@ mod tests {
 
     #[test]
     fn a_self_closing_failure_keeps_its_message_attribute() {
-        let xml = r#"<testcase name="a" status="failed"><failure message="boom &amp; more" type="x"/></testcase>"#;
+        let xml = r#"<testcase name="[It] a" status="failed"><failure message="boom &amp; more" type="x"/></testcase>"#;
         let cases = parse_junit(xml);
         assert_eq!(cases[0].outcome, Outcome::Failed);
         assert_eq!(cases[0].message, "boom & more");

@@ -82,7 +82,7 @@ async fn the_agnhost_image_has_upstreams_tools_and_users() {
     let script = "/agnhost --version; /agnhost-2 --version; curl --version | head -n1; \
                   dig -v 2>&1; nslookup -version 2>&1 | head -n1; nc -h 2>&1 | head -n1; \
                   ip -V; bash -c 'echo bash $BASH_VERSION'; id user-defined-in-image; \
-                  test -d /uploads && test -s /localhost.crt && echo files ok; /coredns -version";
+                  test -d /uploads && test -s /localhost.crt && echo files ok; /coredns -version; echo getent=$(getent hosts tools | cut -d' ' -f1)";
     let mut container = json!({"name": "tools", "image": AGNHOST, "command": ["sh", "-c", script]});
     container["imagePullPolicy"] = json!("Never");
     let spec = json!({"restartPolicy": "Never", "containers": [container]});
@@ -107,6 +107,11 @@ async fn the_agnhost_image_has_upstreams_tools_and_users() {
         assert!(logs.contains(wanted), "`{wanted}` missing from:\n{logs}");
     }
     assert_eq!(logs.matches("version 2.56").count(), 2, "{logs}");
+    // `getent` reads the pod's own /etc/hosts entry (kubelet writes it), as upstream's DNS
+    // specs do.
+    let tools = pods.get("tools").await.unwrap();
+    let ip = tools.status.unwrap().pod_ip.unwrap();
+    assert!(logs.contains(&format!("getent={ip}")), "{logs}");
     drop_namespace(&client, &ns).await;
 }
 

@@ -6,7 +6,7 @@
 //! What it has, as upstream's: `/agnhost` (entrypoint, default command `pause`), the
 //! `/agnhost-2` link, `/coredns`, `/uploads`, a self-signed `/localhost.crt` and `/localhost.key` for
 //! `porter`, the user `user-defined-in-image` (1000) in group `group-defined-in-image` (50000),
-//! and `curl`, `dig`, `nslookup`, `nc`, `ip` and `bash` (the base image's `sh`). What differs:
+//! and `curl`, `dig`, `nslookup`, `nc`, `ip`, `getent` and `bash` (the base image's `sh`). What differs:
 //! the base is busybox on glibc, not Alpine; `/bin/sh` is bash, not busybox's shell (see
 //! [`busybox_image`]; Debian's busybox shell would also run its own `nc`, `ip` and `nslookup`
 //! before the real ones on `PATH`); `/coredns` is the cluster's
@@ -32,6 +32,8 @@ pub const AGNHOST_TOOLS: &[(&str, &str, &str)] = &[
     ("/usr/bin/nslookup", "/usr/bin/nslookup", "bind9-dnsutils"),
     ("/usr/bin/nc.openbsd", "/usr/bin/nc", "netcat-openbsd"),
     ("/usr/sbin/ip", "/sbin/ip", "iproute2"),
+    // Upstream's DNS specs read `/etc/hosts` entries with it.
+    ("/usr/bin/getent", "/usr/bin/getent", "libc-bin"),
 ];
 
 /// The agnhost image: [`busybox_image`] plus `agnhost` (the built binary), `coredns` as

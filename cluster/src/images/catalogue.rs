@@ -76,6 +76,8 @@ pub fn busybox_image(busybox: &Path) -> Result<ImageBuilder> {
         )
         .file("etc/group", "root:x:0:\nnogroup:x:65534:\n", 0o644)
         .file("etc/hosts", "127.0.0.1 localhost\n::1 localhost\n", 0o644)
+        // glibc programs in images built on this one (getent, curl) look in files, then DNS.
+        .file("etc/nsswitch.conf", "hosts: files dns\n", 0o644)
         .env("PATH", "/bin:/usr/bin:/sbin:/usr/sbin")
         .working_dir("/")
         .cmd(vec!["sh".into()]))
